@@ -1,0 +1,5 @@
+import sys
+
+from hipmonai.cli import main
+
+sys.exit(main())

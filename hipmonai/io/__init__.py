@@ -1,0 +1,18 @@
+"""File formats: BoneFinder .pts, grades CSV, landmark groups."""
+
+from __future__ import annotations
+
+from hipmonai.io.landmark_groups import LandmarkGroups, load_landmark_groups
+from hipmonai.io.pts import POINTS_PER_HIP, POINTS_PER_KNEE, mm_to_px, px_to_mm, read_pts, split_bilateral, write_pts
+
+__all__ = [
+    "POINTS_PER_HIP",
+    "POINTS_PER_KNEE",
+    "LandmarkGroups",
+    "load_landmark_groups",
+    "mm_to_px",
+    "px_to_mm",
+    "read_pts",
+    "split_bilateral",
+    "write_pts",
+]

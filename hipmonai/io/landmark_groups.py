@@ -1,0 +1,64 @@
+"""``configs/landmark_groups.json``: named landmark index groups of the hip and knee models (SPEC 2.2)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hipmonai.errors import InputError
+from hipmonai.paths import config_dir
+
+TARGETS = ("osteo_fem_sup", "osteo_fem_inf", "osteo_acet_sup", "osteo_acet_inf")
+
+
+@dataclass(frozen=True)
+class LandmarkGroups:
+    """Index groups of one landmark model.
+
+    Attributes:
+        n_points: points per hip (80) or per knee (16).
+        curves: curve name -> ordered 0-based point indices.
+        targets: osteophyte target -> indices defining its zone (hip only), in :data:`TARGETS` order.
+        detection_subset: the points a landmark detector must provide for preprocessing (hip only).
+        pck_landmarks: the landmarks PCK is reported on (knee only).
+    """
+
+    n_points: int
+    curves: dict[str, list[int]]
+    targets: dict[str, list[int]] = field(default_factory=dict)
+    detection_subset: list[int] = field(default_factory=list)
+    pck_landmarks: list[int] = field(default_factory=list)
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        return tuple(self.targets)
+
+
+def load_landmark_groups(model: str = "hip", path: str | os.PathLike | None = None) -> LandmarkGroups:
+    """Load the groups of ``model`` ("hip" or "knee") from ``path`` (default: ``configs/landmark_groups.json``).
+
+    Raises:
+        InputError: the file is missing, a group refers to an index outside the model, or the hip targets are not
+            exactly :data:`TARGETS`.
+    """
+    path = Path(path) if path is not None else config_dir() / "landmark_groups.json"
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))[model]
+    except (OSError, json.JSONDecodeError, KeyError) as err:
+        raise InputError(f"{path}: cannot load landmark groups for model '{model}' ({err})") from err
+    groups = LandmarkGroups(
+        n_points=int(spec["n_points"]),
+        curves={k: [int(i) for i in v] for k, v in spec["curves"].items()},
+        targets={k: [int(i) for i in v] for k, v in spec.get("targets", {}).items()},
+        detection_subset=[int(i) for i in spec.get("detection_subset", [])],
+        pck_landmarks=[int(i) for i in spec.get("pck_landmarks", [])],
+    )
+    everything = [*groups.curves.values(), *groups.targets.values(), groups.detection_subset, groups.pck_landmarks]
+    bad = sorted({i for group in everything for i in group if not 0 <= i < groups.n_points})
+    if bad:
+        raise InputError(f"{path}: indices {bad} outside 0..{groups.n_points - 1} in model '{model}'")
+    if model == "hip" and tuple(groups.targets) != TARGETS:
+        raise InputError(f"{path}: hip targets must be {list(TARGETS)} in this order, got {list(groups.targets)}")
+    return groups
