@@ -1,0 +1,46 @@
+"""Landmark-aware MONAI transforms for hip preprocessing (SPEC 3): points move through the image's spatial maps."""
+
+from __future__ import annotations
+
+from hipmonai.transforms.chains import hip_preprocessing
+from hipmonai.transforms.config import PreprocessingConfig, load_preprocessing_config
+from hipmonai.transforms.femoral_head import FemoralHeadCircle, FemoralHeadCircled
+from hipmonai.transforms.geometry import (
+    apply_affine_to_points,
+    as_points,
+    fit_circle_taubin,
+    px_affine_between,
+    translation_2d,
+)
+from hipmonai.transforms.intensity import PercentileScale, PercentileScaled
+from hipmonai.transforms.spatial import (
+    CropAroundPoint,
+    CropAroundPointd,
+    FlipLeftHip,
+    FlipLeftHipd,
+    ResampleToSpacing,
+    ResampleToSpacingd,
+    move_landmarks,
+)
+
+__all__ = [
+    "CropAroundPoint",
+    "CropAroundPointd",
+    "FemoralHeadCircle",
+    "FemoralHeadCircled",
+    "FlipLeftHip",
+    "FlipLeftHipd",
+    "PercentileScale",
+    "PercentileScaled",
+    "PreprocessingConfig",
+    "ResampleToSpacing",
+    "ResampleToSpacingd",
+    "apply_affine_to_points",
+    "as_points",
+    "fit_circle_taubin",
+    "hip_preprocessing",
+    "load_preprocessing_config",
+    "move_landmarks",
+    "px_affine_between",
+    "translation_2d",
+]
