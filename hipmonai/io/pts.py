@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hipmonai.atomic import write_text_atomic
 from hipmonai.errors import InputError
 
 POINTS_PER_HIP = 80
@@ -90,13 +91,8 @@ def write_pts(path: str | os.PathLike, points: np.ndarray, precision: int = 4) -
         raise ValueError(f"points must have shape (N, 2), got {points.shape}.")
     if not np.all(np.isfinite(points)):
         raise ValueError("points must be finite to be written as .pts.")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     body = "\n".join(f"{x:.{precision}f} {y:.{precision}f}" for x, y in points)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(f"version: 1\nn_points: {len(points)}\n{{\n{body}\n}}\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, f"version: 1\nn_points: {len(points)}\n{{\n{body}\n}}\n")
 
 
 def _spacing(spacing_xy_mm: Sequence[float]) -> np.ndarray:
