@@ -1,9 +1,11 @@
-"""Landmark-aware MONAI transforms for hip preprocessing (SPEC 3): points move through the image's spatial maps."""
+"""Landmark-aware MONAI transforms: hip preprocessing (SPEC 3), where points move through the image's spatial maps;
+target landmark groups for the CAM prior; cutout augmentation (paper 004)."""
 
 from __future__ import annotations
 
 from hipmonai.transforms.chains import hip_preprocessing
 from hipmonai.transforms.config import PreprocessingConfig, load_preprocessing_config
+from hipmonai.transforms.cutout import RandCutout, RandCutoutd, cutout_patch_size
 from hipmonai.transforms.femoral_head import FemoralHeadCircle, FemoralHeadCircled
 from hipmonai.transforms.geometry import (
     apply_affine_to_points,
@@ -22,8 +24,15 @@ from hipmonai.transforms.spatial import (
     ResampleToSpacingd,
     move_landmarks,
 )
+from hipmonai.transforms.target_landmarks import TargetLandmarks, TargetLandmarksd, target_index_table
 
 __all__ = [
+    "RandCutout",
+    "RandCutoutd",
+    "TargetLandmarks",
+    "TargetLandmarksd",
+    "cutout_patch_size",
+    "target_index_table",
     "CropAroundPoint",
     "CropAroundPointd",
     "FemoralHeadCircle",

@@ -1,0 +1,58 @@
+"""Ignite handler of :class:`hipmonai.metrics.LandmarkErrorMetric` (radial error, PCK, SDR, outliers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from monai.handlers.ignite_metric import IgniteMetricHandler
+from monai.utils import IgniteInfo, min_version, optional_import
+
+from hipmonai.metrics.landmark_error import LandmarkErrorMetric
+
+reinit__is_reduced, _ = optional_import(
+    "ignite.metrics.metric", IgniteInfo.OPT_IMPORT_VERSION, min_version, "reinit__is_reduced", as_type="decorator"
+)
+
+
+class LandmarkError(IgniteMetricHandler):
+    """Ignite handler of :class:`LandmarkErrorMetric`; ``engine.state.metrics[name]`` is the configured statistic.
+
+    ``output_transform`` returns ``(y_pred, y)`` or ``(y_pred, y, spacing_mm)`` with a per-case ``(B, 2)`` spacing
+    (or a list of ``(2,)``), e.g. ``from_engine(["pred", "label"])``.
+
+    Args:
+        statistic, threshold, spacing_mm, landmarks, input_size, grid, outlier_per: see :class:`LandmarkErrorMetric`.
+        output_transform: maps ``engine.state.output`` to the tuple above.
+        save_details: keep the ``(N, M)`` errors in ``engine.state.metric_details[name]``.
+    """
+
+    def __init__(
+        self,
+        statistic: str = "mre",
+        threshold: float | None = None,
+        spacing_mm: float | Sequence[float] | None = None,
+        landmarks: Sequence[int] | None = None,
+        input_size: Sequence[int] | None = None,
+        grid: str = "pixel_centre",
+        outlier_per: str = "case",
+        output_transform: Callable = lambda x: x,
+        save_details: bool = True,
+    ) -> None:
+        metric_fn = LandmarkErrorMetric(
+            statistic=statistic,
+            threshold=threshold,
+            spacing_mm=spacing_mm,
+            landmarks=landmarks,
+            input_size=input_size,
+            grid=grid,
+            outlier_per=outlier_per,
+        )
+        super().__init__(metric_fn=metric_fn, output_transform=output_transform, save_details=save_details)
+
+    @reinit__is_reduced
+    def update(self, output: Sequence[Any]) -> None:
+        """Add ``(y_pred, y)`` or ``(y_pred, y, spacing_mm)``."""
+        if len(output) not in (2, 3):
+            raise ValueError(f"output must be (y_pred, y) or (y_pred, y, spacing_mm), got {len(output)} items.")
+        self.metric_fn(*output)
