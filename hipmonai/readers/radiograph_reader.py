@@ -1,0 +1,293 @@
+"""A MONAI image reader for DICOM projection radiographs (DX, CR) that keeps their pixel spacing (SPEC §2.1, §7).
+
+MONAI 1.6.1's ``PydicomReader`` gives DX/CR files an identity affine and leaves MONOCHROME1 images dark-bone;
+``ITKReader`` returns ``(W, H, 1)`` and only knows ``ImagerPixelSpacing``. :class:`RadiographReader` reads the
+spacing the way SPEC §2.1 fixes (:func:`~hipmonai.readers.dicom_header.spacing_from_dataset`), applies the
+modality LUT / rescale, inverts MONOCHROME1 and returns a ``(W, H)`` float array whose affine
+``diag(x_mm, y_mm, 1, 1)`` lets ``Spacingd`` resample in millimetres.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from monai.data import ImageReader
+from monai.data.image_reader import _copy_compatible_dict, _stack_images
+from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
+
+from hipmonai.errors import InputError
+from hipmonai.readers.dicom_header import (
+    _one_line,
+    dataset_name,
+    is_inverted,
+    laterality,
+    read_dicom,
+    source_uid_hash,
+    spacing_from_dataset,
+    transfer_syntax_name,
+    validate_spacing_xy_mm,
+)
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+__all__ = ["DICOM_SUFFIXES", "RadiographReader", "load_radiograph", "radiograph_array"]
+
+DICOM_SUFFIXES = (".dcm", ".dicom")
+_GREY_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
+_COLOUR_PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, the weights DICOM's YBR_FULL is defined with
+
+
+def _stored_range(ds: Dataset) -> tuple[int, int]:
+    """Smallest and largest stored pixel value the header allows (BitsStored, PixelRepresentation)."""
+    bits = ds.get("BitsStored") or ds.get("BitsAllocated")
+    if not bits or int(bits) < 1:
+        raise InputError(f"{dataset_name(ds)}: no BitsStored/BitsAllocated, cannot tell the pixel value range")
+    bits = int(bits)
+    if int(ds.get("PixelRepresentation") or 0) == 1:
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return 0, 2**bits - 1
+
+
+def _modality_values(ds: Dataset, stored: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Apply the modality LUT (``ModalityLUTSequence``) or ``RescaleSlope``/``RescaleIntercept`` (pydicom's code).
+
+    Returns the float64 values and the ``(low, high)`` range the stored value range maps to.
+    """
+    from pydicom.pixels import apply_modality_lut
+
+    name = dataset_name(ds)
+    for keyword in ("RescaleSlope", "RescaleIntercept"):
+        if keyword in ds and ds.get(keyword) not in (None, ""):
+            try:
+                value = float(ds.get(keyword))
+            except (TypeError, ValueError):
+                raise InputError(f"{name}: {keyword} {ds.get(keyword)!r} is not a number") from None
+            if not math.isfinite(value) or (keyword == "RescaleSlope" and value == 0):
+                raise InputError(f"{name}: {keyword} {value} is not usable")
+    low, high = _stored_range(ds)
+    if ds.get("ModalityLUTSequence"):  # a lookup table need not be monotonic: map every stored value
+        if high - low >= 2**16:
+            raise InputError(f"{name}: a Modality LUT on more than 16 stored bits is not valid DICOM")
+        span = apply_modality_lut(np.arange(low, high + 1, dtype=np.int64), ds)
+    else:
+        span = apply_modality_lut(np.array([low, high], dtype=np.int64), ds)
+    values = apply_modality_lut(stored, ds).astype(np.float64, copy=False)
+    return values, (float(np.min(span)), float(np.max(span)))
+
+
+def _to_grey(ds: Dataset, array: np.ndarray, photometric: str) -> np.ndarray:
+    """Colour pixels -> grey (BT.601 luma), with a warning: radiographs should be MONOCHROME1/2."""
+    if photometric == "PALETTE COLOR":
+        from pydicom.pixels import apply_color_lut
+
+        array = apply_color_lut(array, ds)
+    if array.ndim != 3 or array.shape[-1] != 3:
+        raise InputError(f"{dataset_name(ds)}: {photometric} pixel data of shape {array.shape} is not (rows, cols, 3)")
+    warnings.warn(
+        f"{dataset_name(ds)}: colour image ({photometric}) converted to grey (BT.601 luma); "
+        "projection radiographs are normally MONOCHROME1/MONOCHROME2.",
+        stacklevel=2,
+    )
+    return array.astype(np.float64) @ _LUMA_WEIGHTS
+
+
+def radiograph_array(ds: Dataset) -> np.ndarray:
+    """Decode a single-frame radiograph to modality values with bone bright, ``(H, W)`` = (rows, columns) float64.
+
+    Steps: decode through pydicom's pixel handlers (uncompressed, RLE, JPEG lossless/baseline, JPEG-LS,
+    JPEG 2000 via the pylibjpeg plugins); for MONOCHROME1/MONOCHROME2 apply the modality LUT or
+    ``RescaleSlope``/``RescaleIntercept``; invert MONOCHROME1 as ``value' = (low + high) - value``, where
+    ``[low, high]`` is the *header's* value range (``BitsStored``, ``PixelRepresentation``) after the same
+    rescale — the mapping does not depend on the image content, keeps the range, and makes the minimum
+    (shown white in MONOCHROME1) the maximum. Colour images (RGB, YBR_*, PALETTE COLOR) become grey with a
+    warning (no rescale or inversion: neither is defined for colour). No VOI LUT / windowing is applied.
+
+    Raises:
+        InputError: multi-frame data, undecodable or truncated pixel data, or an unsupported photometric
+            interpretation; the message names the file and the reason.
+    """
+    name = dataset_name(ds)
+    frames = ds.get("NumberOfFrames")
+    try:
+        n_frames = int(frames) if frames not in (None, "") else 1
+    except (TypeError, ValueError):
+        raise InputError(f"{name}: NumberOfFrames {frames!r} is not a number") from None
+    if n_frames != 1:
+        raise InputError(f"{name}: {n_frames} frames; a projection radiograph has exactly one")
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    if photometric not in _GREY_PHOTOMETRICS + _COLOUR_PHOTOMETRICS:
+        raise InputError(f"{name}: unsupported PhotometricInterpretation {photometric!r}")
+    try:
+        stored = ds.pixel_array
+    except Exception as err:  # pydicom's handlers raise many types (ValueError, RuntimeError, ...) on bad data
+        raise InputError(
+            f"{name}: pixel data cannot be decoded ({transfer_syntax_name(ds)}; {_one_line(err)})"
+        ) from err
+    expected = (int(ds.Rows), int(ds.Columns))
+    if stored.shape[:2] != expected:
+        raise InputError(f"{name}: decoded pixel data of shape {stored.shape} does not match Rows x Columns {expected}")
+    if photometric in _COLOUR_PHOTOMETRICS:
+        return _to_grey(ds, stored, photometric)
+    if stored.ndim != 2:
+        raise InputError(f"{name}: {photometric} pixel data of shape {stored.shape} is not (rows, cols)")
+    values, (low, high) = _modality_values(ds, stored)
+    return (low + high) - values if is_inverted(ds) else values
+
+
+def _radiograph_meta(ds: Dataset, shape_wh: tuple[int, int], spacing_xy_mm: tuple[float, float], source: str) -> dict:
+    """Whitelisted header fields plus MONAI's spatial keys (affine ``diag(x_mm, y_mm, 1, 1)``, zero origin)."""
+    affine = np.diag([spacing_xy_mm[0], spacing_xy_mm[1], 1.0, 1.0])
+    return {
+        "spacing_xy_mm": np.asarray(spacing_xy_mm, dtype=np.float64),
+        "spacing_source": source,
+        "photometric": str(ds.get("PhotometricInterpretation", "")).strip(),
+        "inverted": is_inverted(ds),
+        "laterality": laterality(ds),
+        "modality": str(ds.get("Modality", "")).strip(),
+        "transfer_syntax": transfer_syntax_name(ds),
+        "source_uid_hash": source_uid_hash(ds),
+        MetaKeys.SPATIAL_SHAPE: np.asarray(shape_wh),
+        MetaKeys.AFFINE: affine,
+        MetaKeys.ORIGINAL_AFFINE: affine.copy(),
+        # the affine maps (column, row) indices to mm in the detector plane; RAS is MetaTensor's default space,
+        # so no MONAI transform flips it as it would an LPS (DICOM patient space) affine
+        MetaKeys.SPACE: SpaceKeys.RAS,
+        MetaKeys.ORIGINAL_CHANNEL_DIM: float("nan"),  # no channel: EnsureChannelFirst adds one
+    }
+
+
+class RadiographReader(ImageReader):
+    """Read DICOM projection radiographs for ``LoadImage``/``LoadImaged``, keeping their pixel spacing in mm.
+
+    Output: a ``(W, H)`` = (columns, rows) array — MONAI's reader axis order, the transpose of pydicom's
+    ``pixel_array`` — of modality values (rescale applied, MONOCHROME1 inverted so bone is bright; see
+    :func:`radiograph_array`); ``LoadImage(ensure_channel_first=True)`` makes it ``(1, W, H)``. Metadata:
+    ``affine``/``original_affine`` ``diag(x_mm, y_mm, 1, 1)`` with zero origin, ``spatial_shape`` ``(W, H)``,
+    ``space`` RAS (an in-plane mm map, not patient space), and ``spacing_xy_mm`` (x, y), ``spacing_source``,
+    ``photometric``, ``inverted``, ``laterality``, ``modality``, ``transfer_syntax``, ``source_uid_hash`` —
+    never a patient-identifying value.
+
+    Errors: :meth:`read` raises only when a file is not a readable DICOM image (``LoadImage`` may then try
+    its other readers, as MONAI documents). Every problem of a DICOM image — no usable spacing, multi-frame,
+    undecodable pixels — raises :class:`~hipmonai.InputError` from :meth:`get_data`, so no other reader
+    silently takes over with an identity affine.
+
+    Args:
+        spacing_xy_mm: fallback ``(x, y)`` spacing in mm for files without a usable spacing tag.
+        force_spacing: use ``spacing_xy_mm`` even when a file has its own spacing.
+        dtype: floating dtype of the returned array.
+
+    Example::
+
+        from monai.transforms import LoadImaged, Spacingd
+        load = LoadImaged(keys="image", reader=RadiographReader(), ensure_channel_first=True)
+        item = Spacingd(keys="image", pixdim=(0.4, 0.4))(load({"image": "hip.dcm"}))  # (1, W', H') at 0.4 mm
+    """
+
+    def __init__(
+        self,
+        spacing_xy_mm: Sequence[float] | None = None,
+        force_spacing: bool = False,
+        dtype: np.dtype | type | str = np.float32,
+    ) -> None:
+        super().__init__()
+        self.dtype = np.dtype(dtype)
+        if not np.issubdtype(self.dtype, np.floating):
+            raise ValueError(f"dtype must be a floating type (rescaled values are fractional), got {self.dtype}.")
+        if spacing_xy_mm is None and force_spacing:
+            raise ValueError("force_spacing=True needs spacing_xy_mm, the spacing that overrides the files'.")
+        self.spacing_xy_mm = None if spacing_xy_mm is None else validate_spacing_xy_mm(spacing_xy_mm)
+        self.force_spacing = bool(force_spacing)
+
+    def verify_suffix(self, filename: Sequence[str | os.PathLike] | str | os.PathLike) -> bool:
+        """True when every name ends in ``.dcm``/``.dicom`` or is a file with the ``DICM`` marker at byte 128.
+
+        The marker test covers extension-less files and files named by their UID (``1.2.840....``).
+        """
+        from pydicom.misc import is_dicom
+
+        names = ensure_tuple(filename)
+        if not names:
+            return False
+        for name in names:
+            path = Path(name)
+            if path.suffix.lower() in DICOM_SUFFIXES:
+                continue
+            if not path.is_file() or not is_dicom(path):
+                return False
+        return True
+
+    def read(self, data: Sequence[str | os.PathLike] | str | os.PathLike, **kwargs: Any) -> Dataset | list[Dataset]:
+        """Read the file(s) (pixel data not yet decoded).
+
+        Args:
+            data: one path, or several to be stacked as channels by :meth:`get_data`.
+            kwargs: not supported (pydicom's reading options are fixed here); present for the ImageReader API.
+
+        Returns:
+            A pydicom Dataset, or a list of them for several paths.
+
+        Raises:
+            TypeError: keyword arguments were given.
+            InputError: a file is missing, not DICOM, or not an image (message names the file).
+        """
+        if kwargs:
+            raise TypeError(f"{self.__class__.__name__}.read takes no keyword arguments, got {sorted(kwargs)}.")
+        names = ensure_tuple(data)
+        if not names:
+            raise ValueError("read needs at least one file name.")
+        datasets = [read_dicom(name, pixels=True) for name in names]
+        return datasets if len(datasets) > 1 else datasets[0]
+
+    def get_data(self, img: Dataset | Sequence[Dataset]) -> tuple[np.ndarray, dict]:
+        """Decode the dataset(s): ``(W, H)`` array (several files: ``(N, W, H)``) and the metadata described above.
+
+        Raises:
+            InputError: no usable spacing (and no fallback), multi-frame, undecodable pixel data, or an
+                unsupported photometric interpretation; the message names the file.
+        """
+        from pydicom.dataset import Dataset
+
+        arrays: list[np.ndarray] = []
+        meta: dict = {}
+        for ds in [img] if isinstance(img, Dataset) else img:  # a Dataset is itself iterable (over its elements)
+            spacing, source = spacing_from_dataset(ds, self.spacing_xy_mm, force=self.force_spacing)
+            array_wh = np.ascontiguousarray(radiograph_array(ds).T, dtype=self.dtype)
+            header = _radiograph_meta(ds, array_wh.shape, spacing, source)
+            arrays.append(array_wh)
+            _copy_compatible_dict(header, meta)
+        return _stack_images(arrays, meta), meta
+
+
+def load_radiograph(
+    path: str | os.PathLike,
+    spacing_xy_mm: Sequence[float] | None = None,
+    *,
+    force_spacing: bool = False,
+    dtype: np.dtype | type | str = np.float32,
+) -> tuple[np.ndarray, dict]:
+    """Read one radiograph outside a MONAI pipeline, exactly as :class:`RadiographReader` does.
+
+    Args:
+        path: the DICOM file.
+        spacing_xy_mm: fallback ``(x, y)`` spacing in mm for a file without a usable spacing tag.
+        force_spacing: use ``spacing_xy_mm`` even when the file has its own spacing.
+        dtype: floating dtype of the array.
+
+    Returns:
+        ``(array_wh, meta)``: the ``(W, H)`` = (columns, rows) array, bone bright, and the reader's metadata
+        (``spacing_xy_mm`` as ``(x, y)`` mm, ``source_uid_hash``, ``affine``, ...).
+
+    Raises:
+        InputError: the file cannot be used; the message names it and says why.
+    """
+    reader = RadiographReader(spacing_xy_mm=spacing_xy_mm, force_spacing=force_spacing, dtype=dtype)
+    return reader.get_data(reader.read(path))
