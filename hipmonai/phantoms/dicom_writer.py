@@ -20,6 +20,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from hipmonai.atomic import atomic_path
+
 TRANSFER_SYNTAXES: dict[str, UID] = {
     "explicit": ExplicitVRLittleEndian,
     "rle": RLELossless,
@@ -128,7 +130,8 @@ def write_dx(
     ds.BodyPartExamined = body_part
     ds.ViewPosition = view_position
     ds.ImageLaterality = laterality
-    ds.PatientOrientation = ["R", "F"] if view_position == "PA" else ["L", "F"]
+    # standard display (AP and PA alike): the patient's right on the image's left, head up
+    ds.PatientOrientation = ["L", "F"]
     ds.SeriesNumber, ds.InstanceNumber = 1, 1
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME1" if monochrome1 else "MONOCHROME2"
@@ -145,12 +148,10 @@ def write_dx(
     ds.BurnedInAnnotation = "NO"
     ds.PixelData = data.tobytes()
     if transfer_syntax != "explicit":
-        ds.compress(TRANSFER_SYNTAXES[transfer_syntax], data)
+        ds.compress(TRANSFER_SYNTAXES[transfer_syntax], data, generate_instance_uid=False)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    ds.save_as(tmp, enforce_file_format=True)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        ds.save_as(tmp, enforce_file_format=True)
     return path
 
 
