@@ -19,5 +19,5 @@ def config_dir() -> Path:
     """The shared ``configs/`` folder, or ``$HIPMONAI_CONFIG_DIR`` when set."""
     path = Path(os.environ.get(ENV_CONFIG_DIR, repo_root() / "configs"))
     if not path.is_dir():
-        raise HipmonaiError(f"configuration folder {path} not found; set {ENV_CONFIG_DIR} to the repository's configs/.")
+        raise HipmonaiError(f"configuration folder {path} not found; set {ENV_CONFIG_DIR} to the repository configs/")
     return path
