@@ -96,10 +96,9 @@ def write_pts(path: str | os.PathLike, points: np.ndarray, precision: int = 4) -
 
 
 def _spacing(spacing_xy_mm: Sequence[float]) -> np.ndarray:
-    spacing = np.asarray(spacing_xy_mm, dtype=np.float64).reshape(-1)
-    if spacing.shape != (2,) or not np.all(spacing > 0):
-        raise ValueError(f"spacing_xy_mm must be two positive numbers (x, y), got {spacing_xy_mm}.")
-    return spacing
+    from hipmonai.readers.dicom_header import validate_spacing_xy_mm
+
+    return np.asarray(validate_spacing_xy_mm(spacing_xy_mm), dtype=np.float64)
 
 
 def mm_to_px(points_mm: np.ndarray, spacing_xy_mm: Sequence[float]) -> np.ndarray:
