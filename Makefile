@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(VENV)/bin/hipmonai demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check hipmonai tests benchmarks bundles
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/python -m pytest -q
 
 clean-outputs:

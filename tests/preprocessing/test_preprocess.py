@@ -126,6 +126,14 @@ def _break_cohort(src: Path, dst: Path) -> dict[str, str]:
             delattr(ds, tag)
     ds.save_as(dicoms[3])
     expected[rel[3]] = "spacing"
+    # 5. an unreadable compressed frame (garbled JPEG 2000 codestream)
+    ds = pydicom.dcmread(dicoms[4])
+    assert ds.file_meta.TransferSyntaxUID.is_compressed
+    frame = bytearray(ds.PixelData)
+    frame[40:-40] = np.random.default_rng(0).integers(0, 256, len(frame) - 80, dtype=np.uint8).tobytes()
+    ds.PixelData = bytes(frame)
+    ds.save_as(dicoms[4])
+    expected[rel[4]] = "pixel data cannot be decoded"
     return expected
 
 
