@@ -15,6 +15,7 @@ from hipmonai.transforms.geometry import (
     translation_2d,
 )
 from hipmonai.transforms.intensity import PercentileScale, PercentileScaled
+from hipmonai.transforms.random_spatial import RandRotate2D, RandRotate2Dd, rotation_points_affine
 from hipmonai.transforms.spatial import (
     CropAroundPoint,
     CropAroundPointd,
@@ -27,6 +28,9 @@ from hipmonai.transforms.spatial import (
 from hipmonai.transforms.target_landmarks import TargetLandmarks, TargetLandmarksd, target_index_table
 
 __all__ = [
+    "RandRotate2D",
+    "RandRotate2Dd",
+    "rotation_points_affine",
     "RandCutout",
     "RandCutoutd",
     "TargetLandmarks",

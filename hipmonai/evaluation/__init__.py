@@ -1,0 +1,62 @@
+"""Evaluation of the ``hip_osteophyte_prior`` bundle (paper 001, SPEC 5.1): masked per-target ROC AUC, the Grad-CAM
+evaluation loop, paired Wilcoxon tables (Table 1, A1, A2), target co-occurrence (Table 2) and the markdown/PNG report.
+
+The report module (matplotlib) is imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from hipmonai.evaluation.classification import (
+    MaskedBCEMetric,
+    MaskedROCAUCMetric,
+    batch_columns,
+    known_labels,
+    masked_roc_auc,
+    masked_roc_curves,
+)
+from hipmonai.evaluation.gradcam_eval import (
+    LESION_METRICS,
+    LOCALISATION_METRICS,
+    EvaluationResult,
+    GradCAMEvaluator,
+    LastConvGradCAMNetwork,
+)
+from hipmonai.evaluation.statistics import (
+    co_occurrence_matrix,
+    paired_wilcoxon,
+    paired_wilcoxon_table,
+    repeated_runs_table,
+    run_means_table,
+)
+
+__all__ = [
+    "LESION_METRICS",
+    "LOCALISATION_METRICS",
+    "EvaluationResult",
+    "GradCAMEvaluator",
+    "LastConvGradCAMNetwork",
+    "MaskedBCEMetric",
+    "MaskedROCAUCMetric",
+    "batch_columns",
+    "co_occurrence_matrix",
+    "known_labels",
+    "masked_roc_auc",
+    "masked_roc_curves",
+    "paired_wilcoxon",
+    "paired_wilcoxon_table",
+    "repeated_runs_table",
+    "run_means_table",
+    "write_prior_report",
+    "acceptance_checks",
+]
+
+_LAZY = {"write_prior_report": "hipmonai.evaluation.report", "acceptance_checks": "hipmonai.evaluation.report"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

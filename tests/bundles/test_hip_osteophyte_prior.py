@@ -1,0 +1,181 @@
+"""The hip_osteophyte_prior bundle: config properties, metadata, README agreement, and tiny end-to-end runs
+(train, evaluate, infer, report, grid, repeats) on the 6-subject phantom cohort at 64 px with a 1/8-width network."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hipmonai.paths import repo_root
+
+BUNDLE = repo_root() / "bundles" / "hip_osteophyte_prior"
+CONFIGS = BUNDLE / "configs"
+TRAIN = [str(CONFIGS / "train.json")]
+TINY = {"image_size_px": 64, "widen_factor": 0.125, "batch_size": 4, "max_epochs": 1, "num_workers": 0}
+
+
+def _workflow(files, workflow_type, **overrides):
+    from monai.bundle import ConfigWorkflow
+
+    return ConfigWorkflow(config_file=[str(f) for f in files], meta_file=str(CONFIGS / "metadata.json"),
+                          logging_file=str(CONFIGS / "logging.conf"), workflow_type=workflow_type,
+                          bundle_root=str(BUNDLE), **overrides)
+
+
+@pytest.fixture(scope="module")
+def tiny_manifest(hip_cohort, tmp_path_factory) -> Path:
+    """The session phantom cohort preprocessed at 1.4 mm / 64 px (same field of view as 224 px at 0.4 mm), split."""
+    from hipmonai.data import make_datalist, write_manifest
+    from hipmonai.preprocessing import preprocess_cohort
+
+    out = tmp_path_factory.mktemp("prior_tiny")
+    store = out / "tiny.h5"
+    preprocess_cohort(hip_cohort / "dicom", hip_cohort / "landmarks", hip_cohort / "grades.csv", store,
+                      spacing_mm=1.4, crop_px=64, workers=1, lesions_dir=hip_cohort / "lesions", progress=False)
+    return write_manifest(out / "manifest.json", make_datalist(store, seed=0))
+
+
+@pytest.mark.parametrize("files, workflow_type", [
+    (TRAIN, "train"),
+    ([*TRAIN, str(CONFIGS / "demo.json")], "train"),
+    ([*TRAIN, str(CONFIGS / "evaluate.json")], "train"),
+    ([str(CONFIGS / "inference.json")], "inference"),
+])
+def test_workflow_properties_are_complete(files, workflow_type, tiny_manifest):
+    workflow = _workflow(files, workflow_type, datalist=str(tiny_manifest), num_workers=0)
+    workflow.initialize()
+    assert workflow.check_properties() == []
+
+
+def test_required_ids_and_paper_defaults():
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(TRAIN)
+    for key in ("bundle_root", "dataset_dir", "output_dir", "device", "network_def", "train#trainer",
+                "train#handlers", "train#dataset#data", "validate#evaluator", "validate#handlers", "val_interval",
+                "train#key_metric", "validate#key_metric", "train#preprocessing", "train#postprocessing",
+                "train#inferer", "run", "initialize", "finalize"):
+        assert key in parser, key
+    assert parser.get_parsed_content("lambda_prior") == 2.0
+    assert parser.get_parsed_content("prior_radius_px") == pytest.approx(20.0)
+    assert parser.get_parsed_content("prior_sigma_px") == pytest.approx(30.0)
+    assert (parser["learning_rate"], parser["batch_size"], parser["max_epochs"]) == (1e-4, 64, 50)
+    assert parser["train#dataloader#drop_last"] is True
+    parser.read_config([*TRAIN, str(CONFIGS / "demo.json")])
+    assert parser.get_parsed_content("prior_radius_px") == pytest.approx(20.0 * 128 / 224)
+
+
+def test_multi_gpu_overrides_parse_and_name_existing_ids():
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([*TRAIN, str(CONFIGS / "multi_gpu_train.json")])
+    for key in ("train#sampler", "validate#sampler", "train#dataloader#sampler", "train#handlers",
+                "validate#handlers", "network"):
+        assert key in parser, key
+    assert parser["network"]["_target_"] == "torch.nn.parallel.DistributedDataParallel"
+    assert parser["train#dataloader#shuffle"] is False
+    # the references resolve (no GPU or process group needed for the plain values and samplers' arguments)
+    assert parser.get_parsed_content("train#dataloader#batch_size") == 64
+
+
+def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
+    pytest.importorskip("jsonschema")
+    import monai
+    from monai.bundle import ConfigParser, verify_metadata
+
+    from hipmonai.io import TARGETS
+    from hipmonai.transforms import load_preprocessing_config
+
+    schema = repo_root() / "tests" / "data" / "monai_meta_schema_20240725.json"
+    verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
+    meta = json.loads((CONFIGS / "metadata.json").read_text())
+    parser = ConfigParser()
+    parser.read_config(TRAIN)
+    image = meta["network_data_format"]["inputs"]["image"]
+    assert image["spatial_shape"] == [parser["image_size_px"]] * 2 and image["num_channels"] == 1
+    assert parser["network_def"]["n_input_channels"] == 1 and parser["network_def"]["num_classes"] == 4
+    prep = load_preprocessing_config()
+    assert prep.crop_px == parser["image_size_px"]
+    assert image["value_range"] == [0, 1]  # the 5th/95th percentiles map to 0 and 1
+    pred = meta["network_data_format"]["outputs"]["pred"]
+    assert [pred["channel_def"][str(i)] for i in range(4)] == list(TARGETS)
+    assert meta["monai_version"] == monai.__version__
+    readme = (BUNDLE / "docs" / "README.md").read_text()
+    for needle in ("lambda_prior", "prior_radius_px", "prior_sigma_px", "224", "value range", "demo.json",
+                   "python -m monai.bundle run", "multi_gpu_train.json", "evaluate.json", "inference.json"):
+        assert needle in readme, needle
+    assert re.search(r"λ\s*=\s*2", readme) and re.search(r"r\s*=\s*20", readme) and re.search(r"σ\s*=\s*30", readme)
+
+
+def test_tiny_train_evaluate_infer(tiny_manifest, tmp_path):
+    from hipmonai.experiments import load_checkpoint
+
+    overrides = {**TINY, "datalist": str(tiny_manifest), "ckpt_dir": str(tmp_path), "output_dir": str(tmp_path)}
+    train = _workflow(TRAIN, "train", **overrides)
+    train.initialize()
+    train.run()
+    train.finalize()
+    checkpoint = tmp_path / "model.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    assert "fc.weight" in state
+    network = load_checkpoint(train.parser.get_parsed_content("network_def"), checkpoint)
+    assert network.fc.weight.shape == (4, 64)
+
+    evaluate = _workflow([*TRAIN, str(CONFIGS / "evaluate.json")], "train", **overrides)
+    evaluate.initialize()
+    evaluate.run()
+    with open(tmp_path / "test_probabilities.csv") as handle:
+        rows = list(csv.reader(handle))
+    assert len(rows) == 2 and re.fullmatch(r"S\d+/V\d+/(left|right)", rows[0][0]) and len(rows[0]) == 5
+    assert (tmp_path / "metrics.csv").is_file()
+
+    infer = _workflow([str(CONFIGS / "inference.json")], "inference", datalist=str(tiny_manifest),
+                      ckpt_path=str(checkpoint), output_dir=str(tmp_path / "infer"), widen_factor=0.125,
+                      batch_size=4, num_workers=0)
+    infer.initialize()
+    infer.run()
+    with open(tmp_path / "infer" / "predictions.csv") as handle:
+        probabilities = np.array([[float(v) for v in row[1:]] for row in csv.reader(handle)])
+    assert probabilities.shape == (2, 4) and ((probabilities >= 0) & (probabilities <= 1)).all()
+
+
+def test_report_grid_and_repeats_end_to_end(tiny_manifest, tmp_path):
+    from hipmonai.cli import prior as prior_cli
+    from hipmonai.experiments import run_grid, run_repeats, train_bundle
+
+    overrides = {**TINY, "datalist": str(tiny_manifest)}
+    runs = {arm: train_bundle(BUNDLE, TRAIN, tmp_path / arm, {**overrides, "lambda_prior": lam})
+            for arm, lam in (("baseline", 0.0), ("prior", 2.0))}
+    assert all(np.isfinite(r.best_val_loss) and r.best_epoch == 1 for r in runs.values())
+
+    import argparse
+
+    cli = argparse.ArgumentParser(prog="hipmonai")
+    prior_cli.add_parser(cli.add_subparsers(dest="command"))
+    args = cli.parse_args(["prior", "report", "--bundle", str(BUNDLE), "--out", str(tmp_path / "report"),
+                           "--baseline", runs["baseline"].checkpoint, "--prior", runs["prior"].checkpoint, "--set",
+                           *[f"{k}={json.dumps(v)}" for k, v in overrides.items()]])
+    assert args.func(args) == 0
+    results = json.loads((tmp_path / "report" / "results.json").read_text())
+    assert results["n_hips"] == 2 and (tmp_path / "report" / "mean_gradcam.png").is_file()
+
+    rows = run_grid(BUNDLE, TRAIN, tmp_path / "grid", points=[(0.5, 5.0, 10.0), (2.0, 20.0, 30.0)],
+                    overrides=overrides)
+    assert [r["rank"] for r in rows] == [1, 2] and rows[0]["best_val_loss"] <= rows[1]["best_val_loss"]
+    assert rows[0]["r_input_px"] == pytest.approx(rows[0]["r_paper_px"] * 64 / 224)
+    assert "selected" in (tmp_path / "grid" / "grid_results.md").read_text().lower()
+
+    store = json.loads(tiny_manifest.read_text())["store"]
+    out = run_repeats(BUNDLE, TRAIN, tiny_manifest.parent / store, [0, 1], tmp_path / "repeats",
+                      overrides={k: v for k, v in overrides.items() if k != "datalist"})
+    assert {r["metric"] for r in out["table_a1"]} == {"com_distance_px", "peak_distance_px", "spread_px"}
+    assert {r["seed"] for r in out["table_a2"]} == {0, 1}
+    assert (tmp_path / "repeats" / "repeats.md").is_file()
