@@ -46,7 +46,7 @@ def _cohort_is_current(cohort: Path, subjects: int, seed: int) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     from hipmonai.data import make_datalist, write_manifest
-    from hipmonai.phantoms import generate_hip_cohort
+    from hipmonai.phantoms import format_summary, generate_hip_cohort
     from hipmonai.preprocessing import preprocess_cohort
 
     out = Path(args.out)
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     fresh = args.force or not _cohort_is_current(cohort, args.subjects, args.seed)
     if fresh:
         print(f"[1/3] generating {args.subjects} phantom subjects in {cohort}")
-        generate_hip_cohort(cohort, n_subjects=args.subjects, seed=args.seed, workers=args.workers)
+        print(format_summary(generate_hip_cohort(cohort, n_subjects=args.subjects, seed=args.seed,
+                                                 workers=args.workers, overwrite=True)))
     else:
         print(f"[1/3] phantom cohort cached in {cohort}")
 

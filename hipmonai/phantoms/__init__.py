@@ -8,6 +8,7 @@ with its annotations in memory, at any pixel spacing.
 
 from __future__ import annotations
 
+from hipmonai.io.lesion_masks import read_lesion_mask, write_lesion_mask
 from hipmonai.phantoms.acquisition import Acquisition, AcquisitionParams
 from hipmonai.phantoms.cohort import (
     DEFAULT_HIP_SUBJECTS,
@@ -17,10 +18,8 @@ from hipmonai.phantoms.cohort import (
     generate_hip_cohort,
     generate_knee_cohort,
     image_paths,
-    read_lesion_mask,
     subject_id,
     visit_id,
-    write_lesion_mask,
 )
 from hipmonai.phantoms.dicom_writer import FakePatient, write_dx
 from hipmonai.phantoms.hip import (

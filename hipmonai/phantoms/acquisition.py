@@ -4,11 +4,15 @@ interpretation, transfer syntax, exposure and study dates."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from hipmonai.phantoms.dicom_writer import TRANSFER_SYNTAXES
+from hipmonai.phantoms.geometry import Pose
+from hipmonai.phantoms.seeding import SeedLike, resolve
 from hipmonai.phantoms.xray import Exposure
 
 
@@ -128,3 +132,66 @@ def draw_exposure(rng: np.random.Generator, params: AcquisitionParams) -> Exposu
         window=(float(rng.uniform(80, 350)), float(rng.uniform(3300, 4000))),
         gamma=float(rng.uniform(0.8, 1.2)),
     )
+
+
+@dataclass(frozen=True)
+class VisitSetup:
+    """What every phantom renderer draws first for one visit (same draws, same order, for hips and knees).
+
+    Attributes:
+        subject: the subject (drawn from ``subject_rng`` when not given).
+        spacing_mm: the pixel spacing the image is rendered at.
+        pose: in-plane rotation and position of the anatomy in the field.
+        drops: ``(2,)`` vertical offsets (mm) of the right and left joint.
+        exposure: blur, noise and presentation processing of this image.
+        pose_rng, noise_rng: the visit's generators for further pose and noise draws.
+    """
+
+    subject: Any
+    spacing_mm: float
+    pose: Pose
+    drops: np.ndarray
+    exposure: Exposure
+    pose_rng: np.random.Generator
+    noise_rng: np.random.Generator
+
+
+def visit_setup(
+    seed: SeedLike,
+    visit: int,
+    params: AcquisitionParams,
+    subject: Any,
+    draw_subject: Callable[..., Any],
+    spacing_mm: float | None,
+    centre_y_fraction: tuple[float, float],
+    drop_sd_mm: float,
+) -> VisitSetup:
+    """Resolve the generators, the subject, the spacing, the pose, the joint drops and the exposure of one visit.
+
+    Args:
+        seed, visit: as :func:`hipmonai.phantoms.seeding.resolve`.
+        params: the phantom parameters (``rotation_deg``, ``shift_mm`` and the acquisition fields).
+        subject: a drawn subject, or None to draw it with ``draw_subject(subject_rng, params, n_visits=visit + 1)``.
+        spacing_mm: render spacing, or None for the subject's own.
+        centre_y_fraction: range of the anatomy's vertical centre as a fraction of the field height.
+        drop_sd_mm: standard deviation of the per-joint vertical offsets.
+
+    Raises:
+        ValueError: ``visit`` outside the subject's visits or a spacing outside [0.05, 2.0] mm.
+    """
+    subject_rng, pose_rng, noise_rng = resolve(seed, visit)
+    if subject is None:
+        subject = draw_subject(subject_rng, params, n_visits=visit + 1)
+    if not 0 <= visit < subject.n_visits:
+        raise ValueError(f"visit must lie in [0, {subject.n_visits - 1}] for this subject, got {visit}.")
+    spacing = float(spacing_mm) if spacing_mm is not None else subject.acquisition.spacing_mm
+    if not 0.05 <= spacing <= 2.0:
+        raise ValueError(f"spacing_mm must lie in [0.05, 2.0] mm, got {spacing}.")
+    field_w, field_h = subject.field_mm
+    angle = float(pose_rng.uniform(-params.rotation_deg, params.rotation_deg))
+    centre_x = field_w / 2 + pose_rng.normal(0, params.shift_mm)
+    centre_y = field_h * pose_rng.uniform(*centre_y_fraction) + pose_rng.normal(0, params.shift_mm / 2)
+    pose = Pose(angle, (float(centre_x), float(centre_y)))
+    drops = pose_rng.normal(0, drop_sd_mm, size=2)
+    exposure = draw_exposure(pose_rng, params)
+    return VisitSetup(subject, spacing, pose, drops, exposure, pose_rng, noise_rng)

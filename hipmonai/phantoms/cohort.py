@@ -18,7 +18,6 @@ Subject ``i`` and its visits draw from seeds derived from ``(seed, i)`` and ``(s
 from __future__ import annotations
 
 import csv
-import gzip
 import json
 import multiprocessing
 import os
@@ -34,6 +33,7 @@ import numpy as np
 from hipmonai.atomic import atomic_path, write_text_atomic
 from hipmonai.errors import InputError
 from hipmonai.io.landmark_groups import TARGETS, load_landmark_groups
+from hipmonai.io.lesion_masks import write_lesion_mask
 from hipmonai.io.pts import write_pts
 from hipmonai.phantoms.contact_sheet import Crop, Preview, crop_around, downsample, write_contact_sheet
 from hipmonai.phantoms.dicom_writer import write_dx
@@ -101,34 +101,6 @@ def image_paths(out_dir: str | os.PathLike, subject: str, visit: str) -> dict[st
     }
 
 
-def write_lesion_mask(path: str | os.PathLike, bits_wh: np.ndarray, spacing_xy_mm: Sequence[float]) -> Path:
-    """Write a ``(W, H)`` uint8 lesion bit mask as NIfTI (affine ``diag(sx, sy, 1, 1)``), gzip without timestamps."""
-    import nibabel as nib
-
-    bits_wh = np.asarray(bits_wh)
-    if bits_wh.ndim != 2 or bits_wh.dtype != np.uint8:
-        raise ValueError(f"bits_wh must be a 2D uint8 (W, H) array, got {bits_wh.dtype} {bits_wh.shape}.")
-    sx, sy = (float(v) for v in spacing_xy_mm)
-    img = nib.Nifti1Image(bits_wh, np.diag([sx, sy, 1.0, 1.0]))
-    img.header.set_xyzt_units("mm")
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(gzip.compress(img.to_bytes(), compresslevel=6, mtime=0))
-    return path
-
-
-def read_lesion_mask(path: str | os.PathLike) -> tuple[np.ndarray, tuple[float, float]]:
-    """Read a lesion mask: ``((W, H) uint8 bits, (sx, sy) mm)``."""
-    import nibabel as nib
-
-    try:
-        img = nib.load(str(path))
-    except Exception as err:  # nibabel raises several types for unreadable files
-        raise InputError(f"{path}: cannot read lesion mask ({err})") from err
-    zooms = img.header.get_zooms()
-    return np.asarray(img.dataobj, dtype=np.uint8), (float(zooms[0]), float(zooms[1]))
-
-
 @dataclass(frozen=True)
 class _Task:
     kind: str
@@ -151,6 +123,65 @@ def _fmt(value: float, digits: int = 4) -> str:
     return f"{float(value):.{digits}f}"
 
 
+def _write_image_files(
+    task: _Task, sid: str, vid: str, visit: int, ph: Any, subject: Any, body_part: str, view_position: str
+) -> dict[str, Path]:
+    """Write one rendered radiograph as a user's data: DICOM, ``.pts`` (mm) and the lesion mask."""
+    paths = image_paths(task.out_dir, sid, vid)
+    acq = subject.acquisition
+    write_dx(
+        paths["dicom"],
+        ph.image,
+        ph.spacing_xy_mm,
+        subject.patient,
+        monochrome1=acq.monochrome1,
+        bits_stored=12,
+        magnification=acq.magnification,
+        body_part=body_part,
+        view_position=view_position,
+        study_date=acq.study_date(visit),
+        transfer_syntax=acq.transfer_syntax,
+        uid_seed=f"hipmonai-phantom/{task.kind}/{task.seed}/{sid}/{vid}",
+    )
+    write_pts(paths["landmarks"], ph.landmarks_mm)
+    write_lesion_mask(paths["lesions"], ph.lesion_bitmask(), ph.spacing_xy_mm)
+    return paths
+
+
+def _joint_crop(
+    image: np.ndarray, lesion_masks: np.ndarray, centre_px: np.ndarray, half: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Crop ``(H, W)`` image and ``(T, H, W)`` lesion masks around a joint: ``(image, bool masks, origin_xy)``."""
+    crop, origin = crop_around(image, centre_px, half)
+    masks = np.stack([crop_around(m.astype(np.float32), centre_px, half)[0] for m in lesion_masks]) > 0.5
+    return crop, masks, origin
+
+
+def _preview(sid: str, vid: str, acq: Any, ph: Any, crops: list[Crop]) -> Preview:
+    small, factor = downsample(ph.image)
+    photometric = "MONOCHROME1" if acq.monochrome1 else "MONOCHROME2"
+    return Preview(
+        title=f"{sid} {vid} ({photometric}, {acq.transfer_syntax}, {ph.spacing_xy_mm[0]:.3f} mm)",
+        image=small,
+        factor=factor,
+        landmarks_px=ph.landmarks_px,
+        crops=crops,
+    )
+
+
+def _image_record(sid: str, vid: str, ph: Any, acq: Any, paths: dict[str, Path]) -> dict:
+    return {
+        "subject_id": sid,
+        "visit": vid,
+        "rows": ph.image.shape[0],
+        "columns": ph.image.shape[1],
+        "spacing_mm": ph.spacing_xy_mm[0],
+        "monochrome1": acq.monochrome1,
+        "transfer_syntax": acq.transfer_syntax,
+        "bytes": sum(p.stat().st_size for p in paths.values()),
+    }
+
+
 def _hip_task(task: _Task) -> list[dict]:
     """Render and write every visit of one hip subject; returns one record per image."""
     params: HipPhantomParams = task.params
@@ -161,24 +192,8 @@ def _hip_task(task: _Task) -> list[dict]:
     for visit in range(task.visits):
         vid = visit_id(visit)
         ph = render_hip_radiograph(image_seed(task.seed, task.index, visit), params, subject=subject, visit=visit)
-        paths = image_paths(task.out_dir, sid, vid)
         acq = subject.acquisition
-        write_dx(
-            paths["dicom"],
-            ph.image,
-            ph.spacing_xy_mm,
-            subject.patient,
-            monochrome1=acq.monochrome1,
-            bits_stored=12,
-            magnification=acq.magnification,
-            body_part="PELVIS",
-            view_position="AP",
-            study_date=acq.study_date(visit),
-            transfer_syntax=acq.transfer_syntax,
-            uid_seed=f"hipmonai-phantom/hip/{task.seed}/{sid}/{vid}",
-        )
-        write_pts(paths["landmarks"], ph.landmarks_mm)
-        write_lesion_mask(paths["lesions"], ph.lesion_bitmask(), ph.spacing_xy_mm)
+        paths = _write_image_files(task, sid, vid, visit, ph, subject, body_part="PELVIS", view_position="AP")
         sx, sy = ph.spacing_xy_mm
         grades, truth = [], []
         for s, side in enumerate(SIDES):
@@ -208,16 +223,7 @@ def _hip_task(task: _Task) -> list[dict]:
             half = int(round(55.0 / sx))
             crops = []
             for s, side in enumerate(SIDES):
-                image, origin = crop_around(ph.image, ph.head_centres_px[s], half)
-                masks = (
-                    np.stack(
-                        [
-                            crop_around(ph.lesion_masks[s, k].astype(np.float32), ph.head_centres_px[s], half)[0]
-                            for k in range(len(TARGETS))
-                        ]
-                    )
-                    > 0.5
-                )
+                image, masks, origin = _joint_crop(ph.image, ph.lesion_masks[s], ph.head_centres_px[s], half)
                 lm = ph.landmarks_px[s * POINTS_PER_HIP : (s + 1) * POINTS_PER_HIP] - origin
                 crops.append(
                     Crop(
@@ -230,30 +236,13 @@ def _hip_task(task: _Task) -> list[dict]:
                         joint=f"{sid} {side}",
                     )
                 )
-            small, factor = downsample(ph.image)
-            preview = Preview(
-                title=f"{sid} {vid} ({'MONOCHROME1' if acq.monochrome1 else 'MONOCHROME2'}, "
-                f"{acq.transfer_syntax}, {sx:.3f} mm)",
-                image=small,
-                factor=factor,
-                landmarks_px=ph.landmarks_px,
-                crops=crops,
-            )
+            preview = _preview(sid, vid, acq, ph, crops)
         records.append(
             {
                 "grades": grades,
                 "truth": truth,
                 "grade_array": ph.grades.copy(),
-                "image": {
-                    "subject_id": sid,
-                    "visit": vid,
-                    "rows": ph.image.shape[0],
-                    "columns": ph.image.shape[1],
-                    "spacing_mm": sx,
-                    "monochrome1": acq.monochrome1,
-                    "transfer_syntax": acq.transfer_syntax,
-                    "bytes": sum(p.stat().st_size for p in paths.values()),
-                },
+                "image": _image_record(sid, vid, ph, acq, paths),
                 "preview": preview,
             }
         )
@@ -269,24 +258,8 @@ def _knee_task(task: _Task) -> list[dict]:
     for visit in range(task.visits):
         vid = visit_id(visit)
         ph = render_knee_radiograph(image_seed(task.seed, task.index, visit), params, subject=subject, visit=visit)
-        paths = image_paths(task.out_dir, sid, vid)
         acq = subject.acquisition
-        write_dx(
-            paths["dicom"],
-            ph.image,
-            ph.spacing_xy_mm,
-            subject.patient,
-            monochrome1=acq.monochrome1,
-            bits_stored=12,
-            magnification=acq.magnification,
-            body_part="KNEE",
-            view_position="PA",
-            study_date=acq.study_date(visit),
-            transfer_syntax=acq.transfer_syntax,
-            uid_seed=f"hipmonai-phantom/knee/{task.seed}/{sid}/{vid}",
-        )
-        write_pts(paths["landmarks"], ph.landmarks_mm)
-        write_lesion_mask(paths["lesions"], ph.lesion_bitmask(), ph.spacing_xy_mm)
+        paths = _write_image_files(task, sid, vid, visit, ph, subject, body_part="KNEE", view_position="PA")
         sx, sy = ph.spacing_xy_mm
         grades, truth = [], []
         for s, side in enumerate(SIDES):
@@ -313,16 +286,7 @@ def _knee_task(task: _Task) -> list[dict]:
             crops = []
             for s, side in enumerate(SIDES):
                 centre = ph.landmarks_px[s * POINTS_PER_KNEE + 4]
-                image, origin = crop_around(ph.image, centre, half)
-                masks = (
-                    np.stack(
-                        [
-                            crop_around(ph.lesion_masks[s, k].astype(np.float32), centre, half)[0]
-                            for k in range(len(KNEE_TARGETS))
-                        ]
-                    )
-                    > 0.5
-                )
+                image, masks, origin = _joint_crop(ph.image, ph.lesion_masks[s], centre, half)
                 lm = ph.landmarks_px[s * POINTS_PER_KNEE : (s + 1) * POINTS_PER_KNEE] - origin
                 zones = {t: lm[[KNEE_TARGET_LANDMARKS[t]]] for t in KNEE_TARGETS}
                 crops.append(
@@ -336,31 +300,14 @@ def _knee_task(task: _Task) -> list[dict]:
                         joint=f"{sid} {side}",
                     )
                 )
-            small, factor = downsample(ph.image)
-            preview = Preview(
-                title=f"{sid} {vid} ({'MONOCHROME1' if acq.monochrome1 else 'MONOCHROME2'}, "
-                f"{acq.transfer_syntax}, {sx:.3f} mm)",
-                image=small,
-                factor=factor,
-                landmarks_px=ph.landmarks_px,
-                crops=crops,
-            )
+            preview = _preview(sid, vid, acq, ph, crops)
         records.append(
             {
                 "grades": grades,
                 "truth": truth,
                 "grade_array": ph.osteophytes.copy(),
                 "kl": ph.kl.copy(),
-                "image": {
-                    "subject_id": sid,
-                    "visit": vid,
-                    "rows": ph.image.shape[0],
-                    "columns": ph.image.shape[1],
-                    "spacing_mm": sx,
-                    "monochrome1": acq.monochrome1,
-                    "transfer_syntax": acq.transfer_syntax,
-                    "bytes": sum(p.stat().st_size for p in paths.values()),
-                },
+                "image": _image_record(sid, vid, ph, acq, paths),
                 "preview": preview,
             }
         )

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hipmonai.io.landmark_groups import TARGETS, load_landmark_groups
-from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, draw_exposure
+from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, visit_setup
 from hipmonai.phantoms.dicom_writer import FakePatient
 from hipmonai.phantoms.geometry import Patch, Pose, arc, catmull_rom, rasterise, rotate, unit
-from hipmonai.phantoms.seeding import SeedLike, resolve
+from hipmonai.phantoms.seeding import SeedLike
 from hipmonai.phantoms.severity import SIDES, HipGradeModel, HipSeverity
 from hipmonai.phantoms.spurs import PhantomParams, SpurDraw, contour_spur, fit_in_zone, point_spur
 from hipmonai.phantoms.xray import BoneStyle, Film, upsample
@@ -672,27 +672,11 @@ def render_hip_radiograph(
         A :class:`HipPhantom`.
     """
     params = params or HipPhantomParams()
-    subject_rng, pose_rng, noise_rng = resolve(seed, visit)
-    if subject is None:
-        subject = draw_hip_subject(subject_rng, params, n_visits=visit + 1)
-    if not 0 <= visit < subject.n_visits:
-        raise ValueError(f"visit must lie in [0, {subject.n_visits - 1}] for this subject, got {visit}.")
-    spacing = float(spacing_mm) if spacing_mm is not None else subject.acquisition.spacing_mm
-    if not 0.05 <= spacing <= 2.0:
-        raise ValueError(f"spacing_mm must lie in [0.05, 2.0] mm, got {spacing}.")
-
     # pose and exposure of this visit (independent of the spacing)
+    setup = visit_setup(seed, visit, params, subject, draw_hip_subject, spacing_mm, (0.45, 0.5), drop_sd_mm=1.5)
+    subject, spacing, pose, drops, exposure = setup.subject, setup.spacing_mm, setup.pose, setup.drops, setup.exposure
+    pose_rng, noise_rng = setup.pose_rng, setup.noise_rng
     field_w, field_h = subject.field_mm
-    angle = float(pose_rng.uniform(-params.rotation_deg, params.rotation_deg))
-    centre = np.array(
-        [
-            field_w / 2 + pose_rng.normal(0, params.shift_mm),
-            field_h * pose_rng.uniform(0.45, 0.5) + pose_rng.normal(0, params.shift_mm / 2),
-        ]
-    )
-    pose = Pose(angle, (float(centre[0]), float(centre[1])))
-    drops = pose_rng.normal(0, 1.5, size=2)
-    exposure = draw_exposure(pose_rng, params)
     gas = [
         (
             pose_rng.uniform(-90, 90),

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, draw_exposure
+from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, visit_setup
 from hipmonai.phantoms.dicom_writer import FakePatient
 from hipmonai.phantoms.geometry import Pose, arc, catmull_rom, rasterise
-from hipmonai.phantoms.seeding import SeedLike, resolve
+from hipmonai.phantoms.seeding import SeedLike
 from hipmonai.phantoms.severity import KNEE_TARGETS, SIDES, KneeGradeModel, KneeSeverity
 from hipmonai.phantoms.spurs import PhantomParams, SpurDraw, fit_in_zone, point_spur
 from hipmonai.phantoms.xray import BoneStyle, Film, upsample
@@ -387,26 +387,10 @@ def render_knee_radiograph(
     """Render one bilateral PA knee phantom without writing anything (arguments as
     :func:`~hipmonai.phantoms.hip.render_hip_radiograph`)."""
     params = params or KneePhantomParams()
-    subject_rng, pose_rng, noise_rng = resolve(seed, visit)
-    if subject is None:
-        subject = draw_knee_subject(subject_rng, params, n_visits=visit + 1)
-    if not 0 <= visit < subject.n_visits:
-        raise ValueError(f"visit must lie in [0, {subject.n_visits - 1}] for this subject, got {visit}.")
-    spacing = float(spacing_mm) if spacing_mm is not None else subject.acquisition.spacing_mm
-    if not 0.05 <= spacing <= 2.0:
-        raise ValueError(f"spacing_mm must lie in [0.05, 2.0] mm, got {spacing}.")
-
+    setup = visit_setup(seed, visit, params, subject, draw_knee_subject, spacing_mm, (0.46, 0.54), drop_sd_mm=2.0)
+    subject, spacing, pose, drops, exposure = setup.subject, setup.spacing_mm, setup.pose, setup.drops, setup.exposure
+    noise_rng = setup.noise_rng
     field_w, field_h = subject.field_mm
-    angle = float(pose_rng.uniform(-params.rotation_deg, params.rotation_deg))
-    centre = np.array(
-        [
-            field_w / 2 + pose_rng.normal(0, params.shift_mm),
-            field_h * pose_rng.uniform(0.46, 0.54) + pose_rng.normal(0, params.shift_mm / 2),
-        ]
-    )
-    pose = Pose(angle, (float(centre[0]), float(centre[1])))
-    drops = pose_rng.normal(0, 2.0, size=2)
-    exposure = draw_exposure(pose_rng, params)
 
     shape_hw = (int(round(field_h / spacing)), int(round(field_w / spacing)))
     film = Film(shape_hw, spacing)

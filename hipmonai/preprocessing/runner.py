@@ -30,6 +30,7 @@ from hipmonai.atomic import write_text_atomic
 from hipmonai.errors import HipmonaiError, InputError
 from hipmonai.io.grades import SIDES, UNKNOWN_GRADE, read_grades_csv
 from hipmonai.io.landmark_groups import TARGETS
+from hipmonai.io.lesion_masks import lesion_channels, read_lesion_mask
 from hipmonai.io.pts import POINTS_PER_HIP, mm_to_px, read_pts
 from hipmonai.preprocessing.inputs import ImageTask, discover_images
 
@@ -101,17 +102,11 @@ def _init_worker(config: PreprocessConfig, parts: str) -> None:
 
 
 def _lesion_channels(path: Path, shape_wh: tuple[int, int]) -> dict[str, np.ndarray]:
-    """Phantom lesion bit masks -> ``{side: (4, W, H) uint8}`` (bit = side_index * 4 + target_index)."""
-    import nibabel as nib
-
-    try:
-        bits = np.asarray(nib.load(str(path)).dataobj).astype(np.uint8).reshape(shape_wh)
-    except Exception as err:
-        raise InputError(f"lesion mask unreadable or not of the image's size {shape_wh} ({err})") from err
-    return {
-        side: np.stack([(bits >> (s * len(TARGETS) + t)) & 1 for t in range(len(TARGETS))]).astype(np.uint8)
-        for s, side in enumerate(SIDES)
-    }
+    """Phantom lesion bit masks -> ``{side: (4, W, H) uint8}``."""
+    bits, _ = read_lesion_mask(path)
+    if bits.shape != shape_wh:
+        raise InputError(f"lesion mask of shape {bits.shape} does not match the image {shape_wh}")
+    return {side: lesion_channels(bits, s, len(TARGETS)) for s, side in enumerate(SIDES)}
 
 
 def process_image(task: ImageTask, grades: dict[str, np.ndarray | None]) -> ImageOutcome:
