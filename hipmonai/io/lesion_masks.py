@@ -17,7 +17,7 @@ import numpy as np
 from hipmonai.atomic import atomic_path
 from hipmonai.errors import InputError
 
-__all__ = ["lesion_channels", "read_lesion_mask", "write_lesion_mask"]
+__all__ = ["encode_lesion_bits", "lesion_channels", "read_lesion_mask", "write_lesion_mask"]
 
 
 def write_lesion_mask(path: str | os.PathLike, bits_wh: np.ndarray, spacing_xy_mm: Sequence[float]) -> Path:
@@ -57,3 +57,16 @@ def lesion_channels(bits_wh: np.ndarray, side_index: int, n_targets: int) -> np.
         raise ValueError(f"side_index {side_index} with {n_targets} targets does not fit 8 bits.")
     shifts = side_index * n_targets + np.arange(n_targets, dtype=np.uint8)
     return ((np.asarray(bits_wh, dtype=np.uint8)[None] >> shifts[:, None, None]) & 1).astype(np.uint8)
+
+
+def encode_lesion_bits(masks_hw: np.ndarray) -> np.ndarray:
+    """``(sides, targets, H, W)`` bool masks -> the ``(W, H)`` uint8 bit mask (inverse of :func:`lesion_channels`)."""
+    masks_hw = np.asarray(masks_hw, dtype=bool)
+    if masks_hw.ndim != 4 or masks_hw.shape[0] * masks_hw.shape[1] > 8:
+        raise ValueError(f"masks must be (sides, targets, H, W) with at most 8 channels, got {masks_hw.shape}.")
+    n_targets = masks_hw.shape[1]
+    bits = np.zeros(masks_hw.shape[2:], dtype=np.uint8)
+    for side, side_masks in enumerate(masks_hw):
+        for k, mask in enumerate(side_masks):
+            bits[mask] |= np.uint8(1 << (side * n_targets + k))
+    return np.ascontiguousarray(bits.T)

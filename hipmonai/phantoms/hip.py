@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hipmonai.io.landmark_groups import TARGETS, load_landmark_groups
+from hipmonai.io.lesion_masks import encode_lesion_bits
 from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, visit_setup
 from hipmonai.phantoms.dicom_writer import FakePatient
 from hipmonai.phantoms.geometry import Patch, Pose, arc, catmull_rom, rasterise, rotate, unit
@@ -636,11 +637,7 @@ class HipPhantom:
 
     def lesion_bitmask(self) -> np.ndarray:
         """``(W, H)`` uint8 with bit ``side * 4 + target`` set where that lesion lies (x first, as the readers)."""
-        bits = np.zeros(self.image.shape, dtype=np.uint8)
-        for side in range(2):
-            for k in range(len(TARGETS)):
-                bits[self.lesion_masks[side, k]] |= np.uint8(1 << (side * 4 + k))
-        return np.ascontiguousarray(bits.T)
+        return encode_lesion_bits(self.lesion_masks)
 
 
 def _side_to_pelvis(points: np.ndarray, side: int, half_distance: float, drop: float) -> np.ndarray:

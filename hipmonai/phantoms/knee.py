@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hipmonai.io.lesion_masks import encode_lesion_bits
 from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, visit_setup
 from hipmonai.phantoms.dicom_writer import FakePatient
 from hipmonai.phantoms.geometry import Pose, arc, catmull_rom, rasterise
@@ -368,12 +369,8 @@ class KneePhantom:
         return self.landmarks_px * np.asarray(self.spacing_xy_mm)
 
     def lesion_bitmask(self) -> np.ndarray:
-        """``(W, H)`` uint8 with bit ``side * 4 + target`` set where that lesion lies."""
-        bits = np.zeros(self.image.shape, dtype=np.uint8)
-        for side in range(2):
-            for k in range(len(KNEE_TARGETS)):
-                bits[self.lesion_masks[side, k]] |= np.uint8(1 << (side * 4 + k))
-        return np.ascontiguousarray(bits.T)
+        """``(W, H)`` uint8 with bit ``side * 4 + target`` set where that lesion lies (x first, as the readers)."""
+        return encode_lesion_bits(self.lesion_masks)
 
 
 def render_knee_radiograph(
