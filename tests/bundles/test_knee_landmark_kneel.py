@@ -1,0 +1,199 @@
+"""The knee_landmark_kneel bundle: config properties, paper defaults, metadata/README agreement, and a tiny end-to-end
+run (ROI stage, landmark stage initialised from it, evaluation, two-stage inference, CLI) on a 4-subject knee phantom
+cohort at 4 mm / 3 mm with a width-4, depth-2 network."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hipmonai.paths import repo_root
+
+BUNDLE = repo_root() / "bundles" / "knee_landmark_kneel"
+CONFIGS = BUNDLE / "configs"
+TRAIN = [str(CONFIGS / "train.json")]
+ROI = [*TRAIN, str(CONFIGS / "roi.json")]
+INFER = [str(CONFIGS / "inference.json")]
+SCALE = {"roi_spacing_mm": 4.0, "roi_size_px": (48, 80), "landmark_spacing_mm": 3.0, "crop_mm": 140.0}
+TINY = {"width": 4, "depth": 2, "batch_size": 2, "max_epochs": 1, "num_workers": 0}
+
+
+def _workflow(files, workflow_type, **overrides):
+    from monai.bundle import ConfigWorkflow
+
+    return ConfigWorkflow(config_file=[str(f) for f in files], meta_file=str(CONFIGS / "metadata.json"),
+                          logging_file=str(CONFIGS / "logging.conf"), workflow_type=workflow_type,
+                          bundle_root=str(BUNDLE), **overrides)
+
+
+def _csv_rows(path: Path, delimiter: str = ",") -> list[list[str]]:
+    with open(path, newline="") as handle:
+        return list(csv.reader(handle, delimiter=delimiter))
+
+
+@pytest.fixture(scope="module")
+def knee_data(tmp_path_factory) -> Path:
+    """A 4-subject knee cohort prepared at a tiny scale: the bundle's dataset_dir."""
+    from hipmonai.cli import knee as knee_cli
+    from hipmonai.phantoms import generate_knee_cohort
+
+    root = tmp_path_factory.mktemp("kneel_bundle")
+    generate_knee_cohort(root / "cohort", n_subjects=4, seed=5, workers=1, progress=False)
+    cli = argparse.ArgumentParser(prog="hipmonai")
+    knee_cli.add_parser(cli.add_subparsers(dest="command"))
+    args = cli.parse_args(["knee", "prepare", "--cohort", str(root / "cohort"), "--out", str(root / "data"),
+                           "--roi-spacing", "4", "--roi-size", "48", "80", "--spacing", "3", "--quiet"])
+    assert args.func(args) == 0
+    return root / "data"
+
+
+@pytest.mark.parametrize("files, workflow_type", [
+    (TRAIN, "train"),
+    (ROI, "train"),
+    ([*TRAIN, str(CONFIGS / "demo.json")], "train"),
+    ([*TRAIN, str(CONFIGS / "evaluate.json")], "train"),
+    (INFER, "inference"),
+    ([*INFER, str(CONFIGS / "evaluate_pipeline.json")], "inference"),
+])
+def test_workflow_properties_are_complete(files, workflow_type, knee_data, tmp_path):
+    from hipmonai.networks import KneelHourglassNet
+
+    # the 47 px tiny crops are too small for depth 6: a width-4, depth-2 network with untrained checkpoints
+    torch.save({"model": KneelHourglassNet(1, 16, 4, 2).state_dict()}, tmp_path / "model.pt")
+    torch.save({"model": KneelHourglassNet(1, 1, 4, 2).state_dict()}, tmp_path / "model_roi.pt")
+    tiny_net = {"width": 4, "depth": 2, "num_workers": 0, "ckpt_dir": str(tmp_path)}
+    workflow = _workflow(files, workflow_type, dataset_dir=str(knee_data), **tiny_net)
+    workflow.initialize()
+    assert workflow.check_properties() == []
+
+
+def test_required_ids_and_paper_defaults():
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(TRAIN)
+    for key in ("bundle_root", "dataset_dir", "output_dir", "device", "network_def", "train#trainer",
+                "train#handlers", "train#dataset#data", "validate#evaluator", "validate#handlers", "val_interval",
+                "train#key_metric", "validate#key_metric", "train#preprocessing", "train#postprocessing",
+                "train#inferer", "run", "initialize", "finalize"):
+        assert key in parser, key
+    assert (parser["width"], parser["depth"], parser["dropout"]) == (24, 6, 0.25)
+    assert (parser["learning_rate"], parser["batch_size"], parser["weight_decay"]) == (1e-3, 16, 0.0)
+    assert (parser["wing_w"], parser["wing_epsilon"], parser["mixup_alpha"]) == (15.0, 3.0, 0.75)
+    assert parser["use_mixup"] is True and parser["cutout_fraction"] == 0.1 and parser["init_from_roi"] is True
+    assert parser["train#dataloader#drop_last"] is True
+    assert parser.get_parsed_content("pck_landmarks") == [0, 4, 8, 9, 12, 15]
+    parser.read_config(ROI)
+    assert parser["stage"] == "roi" and parser["init_from_roi"] is False and parser["target_landmarks"] == [4]
+    assert parser.get_parsed_content("pck_landmarks") is None
+    infer = ConfigParser()
+    infer.read_config(INFER)
+    assert (infer["width"], infer["depth"]) == (parser["width"], parser["depth"])
+    for key in ("bundle_root", "dataset_dir", "device", "network_def", "preprocessing", "postprocessing", "inferer",
+                "evaluator", "handlers", "dataset", "initialize", "run", "finalize"):
+        assert key in infer, key
+
+
+def test_multi_gpu_overrides_parse_and_name_existing_ids():
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([*TRAIN, str(CONFIGS / "multi_gpu_train.json")])
+    for key in ("train#sampler", "validate#sampler", "train#dataloader#sampler", "train#handlers",
+                "validate#handlers", "network"):
+        assert key in parser, key
+    assert parser["network"]["_target_"] == "torch.nn.parallel.DistributedDataParallel"
+    assert "init_from_roi" in parser["network"]["module"] and parser["train#dataloader#shuffle"] is False
+
+
+def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
+    pytest.importorskip("jsonschema")
+    import monai
+    from monai.bundle import ConfigParser, verify_metadata
+
+    from hipmonai.transforms.knee import crop_size_px
+
+    schema = repo_root() / "tests" / "data" / "monai_meta_schema_20240725.json"
+    verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
+    meta = json.loads((CONFIGS / "metadata.json").read_text())
+    assert meta["monai_version"] == monai.__version__
+    image = meta["network_data_format"]["inputs"]["image"]
+    assert image["spatial_shape"] == [crop_size_px(140.0, 0.3)] * 2 and image["num_channels"] == 1
+    assert image["value_range"] == [0, 1]
+    pred = meta["network_data_format"]["outputs"]["pred"]
+    parser = ConfigParser()
+    parser.read_config(TRAIN)
+    assert pred["spatial_shape"] == [parser["n_landmarks"], 2] and parser["network_def"]["in_channels"] == 1
+    from hipmonai.cli.knee import PAPER_SCALE
+
+    assert (PAPER_SCALE["landmark_spacing_mm"], PAPER_SCALE["crop_mm"], PAPER_SCALE["roi_spacing_mm"]) == (0.3, 140, 1)
+    readme = (BUNDLE / "docs" / "README.md").read_text()
+    for needle in ("python -m monai.bundle run", "configs/roi.json", "demo.json", "multi_gpu_train.json",
+                   "evaluate.json", "inference.json", "evaluate_pipeline.json", "hipmonai knee prepare",
+                   "hipmonai knee ablation", "value range", "467", "0.3 mm", "140 mm", "PCK", "## Performance",
+                   "## Limitations"):
+        assert needle in readme, needle
+    assert re.search(r"N\s*=\s*24", readme) and re.search(r"w\s*=\s*15", readme) and re.search(r"α\s*=\s*0\.75", readme)
+
+
+def test_tiny_two_stage_train_evaluate_infer(knee_data, tmp_path):
+    from hipmonai.cli import knee as knee_cli
+
+    common = {**TINY, "dataset_dir": str(knee_data), "ckpt_dir": str(tmp_path), "output_dir": str(tmp_path)}
+    for files in (ROI, TRAIN):  # the landmark stage starts from the ROI checkpoint in ckpt_dir
+        train = _workflow(files, "train", **common)
+        train.initialize()
+        train.run()
+        train.finalize()
+    roi_state = torch.load(tmp_path / "model_roi.pt", weights_only=True)
+    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert roi_state["out_block.weight"].shape[0] == 1 and state["out_block.weight"].shape[0] == 16
+
+    evaluate = _workflow([*TRAIN, str(CONFIGS / "evaluate.json")], "train", **common)
+    evaluate.initialize()
+    evaluate.run()
+    metrics = dict(_csv_rows(tmp_path / "metrics.csv"))
+    assert {"val_mre_mm", "pck_1mm", "pck_2mm", "pck_2_5mm", "outlier_rate_knees"} <= set(metrics)
+
+    infer_args = {"dataset_dir": str(knee_data), "ckpt_dir": str(tmp_path), "width": 4, "depth": 2, "num_workers": 0}
+    infer = _workflow(INFER, "inference", output_dir=str(tmp_path / "infer"), **infer_args)
+    infer.initialize()
+    infer.run()
+    rows = _csv_rows(tmp_path / "infer" / "landmarks_mm.csv")
+    assert len(rows) == 1 and re.fullmatch(r"S\d+/V\d+", rows[0][0]) and len(rows[0]) == 1 + 64
+    px = np.array([float(v) for v in _csv_rows(tmp_path / "infer" / "landmarks_px.csv")[0][1:]])
+    assert np.isfinite(px).all() and not np.allclose(px, [float(v) for v in rows[0][1:]])
+
+    pipeline = _workflow([*INFER, str(CONFIGS / "evaluate_pipeline.json")], "inference",
+                         output_dir=str(tmp_path / "pipeline"), **infer_args)
+    pipeline.initialize()
+    pipeline.run()
+    results = json.loads((tmp_path / "pipeline" / "results.json").read_text())
+    assert results["n_knees"] == 2 and results["second_pass"] is True
+    assert (tmp_path / "pipeline" / "cumulative_errors.png").is_file()
+
+    cli = argparse.ArgumentParser(prog="hipmonai")
+    knee_cli.add_parser(cli.add_subparsers(dest="command"))
+    args = cli.parse_args(["knee", "evaluate", "--out", str(tmp_path / "cli"), "--no-second-pass", "--set",
+                           *[f"{k}={json.dumps(v)}" for k, v in infer_args.items()]])
+    assert args.func(args) == 0
+    cli_results = json.loads((tmp_path / "cli" / "results.json").read_text())
+    assert cli_results["second_pass"] is False and cli_results["first_pass"]["pck"] == cli_results["pck"]
+
+
+def test_missing_roi_checkpoint_is_a_clear_error(knee_data, tmp_path):
+    train = _workflow(TRAIN, "train", **TINY, dataset_dir=str(knee_data), ckpt_dir=str(tmp_path))
+    train.initialize()
+    from hipmonai.errors import InputError
+
+    with pytest.raises(RuntimeError) as info:
+        train.parser.get_parsed_content("network")
+    assert isinstance(info.value.__cause__, InputError)
+    assert "model_roi.pt: checkpoint not found" in str(info.value.__cause__)

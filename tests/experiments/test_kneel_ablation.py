@@ -1,0 +1,71 @@
+"""Ablations of paper 004 Table 1 through the knee_landmark_kneel bundle (hipmonai.experiments.kneel_ablation) on a
+4-subject knee phantom cohort, one epoch per arm with a width-4, depth-2 network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from hipmonai.errors import InputError
+from hipmonai.paths import repo_root
+
+BUNDLE = repo_root() / "bundles" / "knee_landmark_kneel"
+TINY = {"width": 4, "depth": 2, "batch_size": 2, "max_epochs": 1, "num_workers": 0}
+
+
+@pytest.fixture(scope="module")
+def knee_data(tmp_path_factory) -> Path:
+    from hipmonai.data.knee import prepare_knee_data
+    from hipmonai.phantoms import generate_knee_cohort
+
+    root = tmp_path_factory.mktemp("kneel_ablation")
+    generate_knee_cohort(root / "cohort", n_subjects=4, seed=11, workers=1, progress=False)
+    prepare_knee_data(root / "cohort", root / "data", roi_spacing_mm=4.0, roi_size_px=(48, 80),
+                      landmark_spacing_mm=3.0, crop_mm=140.0, seed=0)
+    return root / "data"
+
+
+def test_arms_cover_table1_factors():
+    from hipmonai.experiments.kneel_ablation import ARMS
+
+    assert ARMS["l2"]["loss"]["_target_"] == "torch.nn.MSELoss" and ARMS["l1"]["loss"]["_target_"] == "torch.nn.L1Loss"
+    assert ARMS["wing"]["use_mixup"] is False and ARMS["wing_mixup"]["use_mixup"] is True
+    assert ARMS["wing_mixup"]["cutout_prob"] == 0.0 and "cutout_prob" not in ARMS["wing_mixup_cutout"]
+    assert ARMS["wing_mixup_cutout"]["init_from_roi"] is False and ARMS["wing_mixup_cutout_roi_init"]["init_from_roi"]
+
+
+def test_ablation_trains_roi_once_and_writes_one_table(knee_data, tmp_path):
+    from hipmonai.cli import knee as knee_cli
+
+    cli = argparse.ArgumentParser(prog="hipmonai")
+    knee_cli.add_parser(cli.add_subparsers(dest="command"))
+    overrides = {**TINY, "dataset_dir": str(knee_data)}
+    args = cli.parse_args(["knee", "ablation", "--out", str(tmp_path), "--arms", "l1", "wing_mixup_cutout_roi_init",
+                           "--split", "validation", "--set", *[f"{k}={json.dumps(v)}" for k, v in overrides.items()]])
+    assert args.func(args) == 0
+    rows = json.loads((tmp_path / "ablation.json").read_text())
+    assert [r["arm"] for r in rows] == ["l1", "wing_mixup_cutout_roi_init"]
+    assert all(r["n_knees"] == 2 and r["best_epoch"] == 1 and set(r["pck"]) == {"1.0", "1.5", "2.0", "2.5"}
+               for r in rows)
+    assert (tmp_path / "roi" / "model_roi.pt").is_file() and (tmp_path / "l1" / "errors_mm.npy").is_file()
+    table = (tmp_path / "ablation.md").read_text()
+    assert "L1 loss" in table and "initialised from the ROI model" in table and "0, 8, 9, 15" in table
+
+    from hipmonai.experiments.kneel_ablation import run_kneel_ablation
+
+    reused = run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path / "again", arms=["l1"],
+                                overrides=overrides, split="validation", reuse={"l1": rows[0]["checkpoint"]})
+    assert reused[0]["pck"] == rows[0]["pck"] and reused[0]["best_epoch"] is None
+    assert "reused" in (tmp_path / "again" / "ablation.md").read_text()
+
+
+def test_ablation_rejects_unknown_arms(tmp_path):
+    from hipmonai.experiments.kneel_ablation import run_kneel_ablation
+
+    with pytest.raises(InputError, match="unknown ablation arms \\['dropout'\\]"):
+        run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path, arms=["dropout"])
+    with pytest.raises(InputError, match="reused arms \\['l2'\\]"):
+        run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path, arms=["l1"], reuse={"l2": "x.pt"})
