@@ -174,6 +174,10 @@ def train_bundle(
         **settings,
     )
     workflow.initialize()
+    if "train#trainer" in workflow.parser:
+        # build the trainer first, as `python -m monai.bundle run` does when it evaluates `run`: components are then
+        # created (and draw from the seeded generators) in the same order, so the run equals the CLI's
+        workflow.parser.get_parsed_content("train#trainer")
     evaluator = workflow.parser.get_parsed_content("validate#evaluator")
     key_metric = next(iter(workflow.parser.get_parsed_content("validate#key_metric")))
     history: list[dict[str, float]] = []

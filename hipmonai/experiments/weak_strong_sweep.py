@@ -241,11 +241,13 @@ def _findings(rows: Sequence[Mapping[str, Any]]) -> list[str]:
             lines.append(f"{strategy}: peak test mean kappa {peak:.4f} at rho={rho_label(peak_rho)}, {last:.4f} at the "
                          f"highest rho ({rho_label(last_rho)}); {verdict}.")
     gains = [r["test"]["kappa"]["mean_kappa"] - r["test"]["loss"]["mean_kappa"] for r in rows
-             if math.isfinite(r["test"]["kappa"]["mean_kappa"]) and math.isfinite(r["test"]["loss"]["mean_kappa"])]
+             if not r.get("alias_of")  # a reused run counts once
+             and math.isfinite(r["test"]["kappa"]["mean_kappa"]) and math.isfinite(r["test"]["loss"]["mean_kappa"])]
     if gains:
         better = sum(g > 0 for g in gains)
         lines.append(f"Model selection: the max-kappa checkpoint has the higher test mean kappa in {better} of "
-                     f"{len(gains)} runs (mean gain {sum(gains) / len(gains):+.4f}) over the min-loss checkpoint.")
+                     f"{len(gains)} trained runs (mean gain {sum(gains) / len(gains):+.4f}) over the min-loss "
+                     "checkpoint.")
     return lines
 
 
