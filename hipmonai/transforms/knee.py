@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from monai.config import KeysCollection
-from monai.transforms import Compose, MapTransform
+from monai.transforms import Compose, MapTransform, RandomizableTransform
 
 from hipmonai.errors import InputError
 from hipmonai.transforms.geometry import apply_affine_to_points
@@ -42,6 +42,7 @@ __all__ = [
     "KneeHalfd",
     "MapPointd",
     "PixelsToMmd",
+    "RandTranslate2Dd",
     "SetImageCentred",
     "crop_size_px",
     "knee_half_box_px",
@@ -191,6 +192,70 @@ class PixelsToMmd(MapTransform):
             points = torch.as_tensor(d[key])
             spacing = torch.as_tensor(np.asarray(d[self.spacing_key], dtype=np.float64).reshape(2))
             d[out_key] = points * spacing.to(device=points.device, dtype=points.dtype)
+        return d
+
+
+class RandTranslate2Dd(RandomizableTransform, MapTransform):
+    """Shift image keys and landmarks by one random whole-pixel ``(dx, dy)``, edges replicated.
+
+    Crops made around the true tibial centre always hold landmark 4 at their centre; at inference the crop is
+    centred on the ROI prediction, which is a few mm off. Without translations the landmark model learns "landmark 4
+    is the centre" and inherits the ROI error; the paper's homographic augmentation includes these shifts.
+    Output pixel ``(x, y)`` shows input pixel ``(x - dx, y - dy)``: landmarks move by ``+(dx, dy)``.
+
+    Args:
+        keys: image keys ``(C, W, H)`` of one spatial shape.
+        max_shift_px: shifts are drawn uniformly from ``[-max_shift_px, max_shift_px]`` per axis (integers).
+        prob: probability of shifting.
+        landmarks_key: ``(N, 2)`` pixel landmarks to move (``None``: none).
+        allow_missing_keys: skip missing image keys.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        max_shift_px: int = 10,
+        prob: float = 1.0,
+        landmarks_key: Hashable | None = "landmarks",
+        allow_missing_keys: bool = False,
+    ) -> None:
+        MapTransform.__init__(self, keys, allow_missing_keys)
+        RandomizableTransform.__init__(self, prob)
+        if max_shift_px < 0:
+            raise ValueError(f"max_shift_px must be >= 0, got {max_shift_px}.")
+        self.max_shift_px = int(max_shift_px)
+        self.landmarks_key = landmarks_key
+        self.shift = (0, 0)
+
+    def randomize(self, data: Any = None) -> None:
+        super().randomize(None)
+        m = self.max_shift_px
+        self.shift = (int(self.R.randint(-m, m + 1)), int(self.R.randint(-m, m + 1))) if self._do_transform else (0, 0)
+
+    @staticmethod
+    def shift_image(img: Any, shift_xy: Sequence[int]) -> Any:
+        """``(C, W, H)`` image shifted by whole pixels ``(dx, dy)``, edges replicated (a tensor)."""
+        import torch
+        import torch.nn.functional as F
+
+        dx, dy = (int(v) for v in shift_xy)
+        data = torch.as_tensor(img)
+        w, h = data.shape[1], data.shape[2]
+        padded = F.pad(data[None].float(), (abs(dy), abs(dy), abs(dx), abs(dx)), mode="replicate")[0]
+        x0, y0 = abs(dx) - dx, abs(dy) - dy
+        return padded[:, x0 : x0 + w, y0 : y0 + h].to(data.dtype)
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        self.randomize()
+        if self.shift == (0, 0):
+            return d
+        for key in self.key_iterator(d):
+            d[key] = self.shift_image(d[key], self.shift)
+        if self.landmarks_key is not None and self.landmarks_key in d:
+            d[self.landmarks_key] = np.asarray(d[self.landmarks_key], dtype=np.float32) + np.asarray(
+                self.shift, dtype=np.float32
+            )
         return d
 
 

@@ -88,10 +88,11 @@ def test_required_ids_and_paper_defaults():
     assert (parser["learning_rate"], parser["batch_size"], parser["weight_decay"]) == (1e-3, 16, 0.0)
     assert (parser["wing_w"], parser["wing_epsilon"], parser["mixup_alpha"]) == (15.0, 3.0, 0.75)
     assert parser["use_mixup"] is True and parser["cutout_fraction"] == 0.1 and parser["init_from_roi"] is True
-    assert parser["train#dataloader#drop_last"] is True
+    assert parser["train#dataloader#drop_last"] is True and parser["max_translation_mm"] == 10.0
     assert parser.get_parsed_content("pck_landmarks") == [0, 4, 8, 9, 12, 15]
     parser.read_config(ROI)
     assert parser["stage"] == "roi" and parser["init_from_roi"] is False and parser["target_landmarks"] == [4]
+    assert parser["max_translation_mm"] == 0.0
     assert parser.get_parsed_content("pck_landmarks") is None
     infer = ConfigParser()
     infer.read_config(INFER)

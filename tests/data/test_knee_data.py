@@ -152,3 +152,19 @@ def test_manifest_errors(tmp_path):
         load_knee_datalist(tmp_path / "bad.json")
     with pytest.raises(InputError, match="no dicom/ folder"):
         find_knee_images(tmp_path)
+
+
+def test_rand_translate_moves_image_and_landmarks_together():
+    from hipmonai.transforms.knee import RandTranslate2Dd
+
+    image = torch.zeros(1, 20, 30)
+    image[0, 5, 7] = 1.0
+    shift = RandTranslate2Dd("image", max_shift_px=4).set_random_state(seed=1)
+    out = shift({"image": image, "landmarks": np.array([[5.0, 7.0]])})
+    assert shift.shift != (0, 0) and tuple(out["image"].shape) == (1, 20, 30)
+    peak = (out["image"][0] == 1).nonzero()[0].tolist()
+    np.testing.assert_allclose(out["landmarks"][0], peak)
+    still = RandTranslate2Dd("image", max_shift_px=0)({"image": image, "landmarks": np.zeros((1, 2))})
+    assert torch.equal(torch.as_tensor(still["image"]), image)
+    with pytest.raises(ValueError, match="-1"):
+        RandTranslate2Dd("image", max_shift_px=-1)
