@@ -17,23 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hipmonai.cli.bundle_options import add_bundle_options
 from hipmonai.errors import InputError
 
 DEFAULT_BUNDLE = "bundles/hip_osteophyte_grading"
 #: The models of paper 002 Figure 2: (label, strategy, rho) looked up in a sweep.
 FIGURE_MODELS = (("Strong-only", "strong_only", "0"), ("Oracle", "oracle", "all"), ("Masked (all)", "masked", "all"),
                  ("Dual-Head MIL (all)", "dual_mil", "all"), ("Pure MIL (all)", "pure_mil", "all"))
-
-
-def _override(text: str) -> tuple[str, Any]:
-    """``ID=VALUE`` with VALUE parsed as JSON when it is JSON (``max_epochs=2``, ``widen_factor=0.125``)."""
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"overrides are ID=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def _model(text: str) -> tuple[str, Path]:
@@ -44,14 +34,7 @@ def _model(text: str) -> tuple[str, Path]:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bundle", type=Path, default=Path(DEFAULT_BUNDLE),
-                        help="bundle folder (default: %(default)s)")
-    parser.add_argument("--config", nargs="+", default=["configs/train.json"], metavar="FILE",
-                        help="bundle config files, relative to --bundle (default: configs/train.json; add "
-                             "configs/demo.json for the demo scale)")
-    parser.add_argument("--set", dest="overrides", nargs="*", type=_override, default=[], metavar="ID=VALUE",
-                        help="config id overrides, VALUE as JSON (e.g. max_epochs=5 n_strong=100)")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    add_bundle_options(parser, DEFAULT_BUNDLE, override_example="max_epochs=5 n_strong=100")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (1 avoids thread contention on shared cores; default: torch's)")
 

@@ -14,7 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
-from hipmonai.cli.prior import _override
+from hipmonai.cli.bundle_options import add_bundle_options, parse_override
 from hipmonai.errors import InputError
 
 DEFAULT_BUNDLE = "bundles/knee_landmark_kneel"
@@ -23,14 +23,7 @@ DEMO_SCALE = {"roi_spacing_mm": 2.0, "roi_size_px": (128, 160), "landmark_spacin
 
 
 def _bundle_options(parser: argparse.ArgumentParser, default_configs: list[str]) -> None:
-    parser.add_argument("--bundle", type=Path, default=Path(DEFAULT_BUNDLE),
-                        help="bundle folder (default: %(default)s)")
-    parser.add_argument("--config", nargs="+", default=default_configs, metavar="FILE",
-                        help=f"bundle config files, relative to --bundle (default: {' '.join(default_configs)}; add "
-                             "configs/demo.json for the demo scale)")
-    parser.add_argument("--set", dest="overrides", nargs="*", type=_override, default=[], metavar="ID=VALUE",
-                        help="config id overrides, VALUE as JSON (e.g. max_epochs=5 dataset_dir=DIR)")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    add_bundle_options(parser, DEFAULT_BUNDLE, default_configs, override_example="max_epochs=5 dataset_dir=DIR")
     parser.add_argument("--split", default="test", choices=["training", "validation", "test"],
                         help="manifest split to evaluate on (default: %(default)s)")
 
@@ -84,7 +77,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     _bundle_options(ablation, ["configs/train.json"])
     ablation.add_argument("--arms", nargs="+", help="arms to run (default: all)")
     ablation.add_argument("--roi-checkpoint", type=Path, help="ROI model for the ROI-initialised arm (default: train)")
-    ablation.add_argument("--reuse", nargs="*", type=_override, default=[], metavar="ARM=CHECKPOINT",
+    ablation.add_argument("--reuse", nargs="*", type=parse_override, default=[], metavar="ARM=CHECKPOINT",
                           help="arms already trained with exactly their settings: evaluate this checkpoint instead")
     ablation.set_defaults(func=run)
     return parser

@@ -19,31 +19,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hipmonai.cli.bundle_options import add_bundle_options
 from hipmonai.errors import InputError
 
 DEFAULT_BUNDLE = "bundles/hip_osteophyte_prior"
 
 
-def _override(text: str) -> tuple[str, Any]:
-    """``ID=VALUE`` with VALUE parsed as JSON when it is JSON (``max_epochs=2``, ``widen_factor=0.125``)."""
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"overrides are ID=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bundle", type=Path, default=Path(DEFAULT_BUNDLE),
-                        help="bundle folder (default: %(default)s)")
-    parser.add_argument("--config", nargs="+", default=["configs/train.json"], metavar="FILE",
-                        help="bundle config files, relative to --bundle (default: configs/train.json; add "
-                             "configs/demo.json for the demo scale)")
-    parser.add_argument("--set", dest="overrides", nargs="*", type=_override, default=[], metavar="ID=VALUE",
-                        help="config id overrides for every run, VALUE as JSON (e.g. max_epochs=5 datalist=M.json)")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    add_bundle_options(parser, DEFAULT_BUNDLE, override_example="max_epochs=5 datalist=M.json")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
