@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-SUBCOMMANDS = ("phantoms", "inspect", "preprocess", "split", "prior", "grading", "knee", "demo")
+SUBCOMMANDS = ("phantoms", "inspect", "preprocess", "split", "prior", "grading", "labelaug", "knee", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

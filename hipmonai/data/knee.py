@@ -36,6 +36,14 @@ import numpy as np
 from monai.transforms import MapTransform
 
 from hipmonai.atomic import atomic_path, write_text_atomic
+from hipmonai.data.landmark_cache import (
+    LoadLandmarkSample,
+    LoadLandmarkSampled,
+    LoadRadiographd,
+    load_landmark_datalist,
+    read_landmark_manifest,
+    write_landmark_sample,
+)
 from hipmonai.data.manifests import DEFAULT_FRACTIONS, SPLITS, split_subjects
 from hipmonai.data.record import make_key, parse_key
 from hipmonai.errors import InputError
@@ -63,6 +71,8 @@ KNEE_SIDES = ("right", "left")
 STAGES = ("roi", "landmarks")
 KNEE_CENTRE_LANDMARK = 4  # tibial centre (KNEEL numbering): the ROI target and the landmark crop's centre
 MANIFEST_FORMAT = "hipmonai-knee-datalist"
+KNEE_ROOT = "knees"
+HINT = "run `hipmonai knee prepare`"
 
 
 @dataclass(frozen=True)
@@ -139,18 +149,6 @@ def knee_item(image: KneeImage, side: str, spacing_xy_mm: Sequence[float] | None
     }
 
 
-def _write_sample(group: Any, sample: Mapping[Hashable, Any], kl: int, original_spacing: np.ndarray, uid: str) -> None:
-    image = np.asarray(sample["image"][0], dtype=np.float32).T  # (W, H) -> (H, W) rows, columns
-    group.create_dataset("image", data=image, compression="gzip", compression_opts=1)
-    group.create_dataset("landmarks", data=np.asarray(sample["landmarks"], dtype=np.float32))
-    group.create_dataset("px_affine", data=np.asarray(sample["px_affine"], dtype=np.float64))
-    group.attrs["pixel_spacing"] = np.asarray(sample["pixel_spacing_mm"], dtype=np.float64)
-    group.attrs["original_spacing"] = original_spacing
-    group.attrs["flipped"] = bool(sample.get("flipped", False))
-    group.attrs["kl"] = int(kl)
-    group.attrs["source_uid_hash"] = uid
-
-
 def prepare_knee_data(
     cohort_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
@@ -208,8 +206,9 @@ def prepare_knee_data(
                 for stage, chain in chains.items():
                     sample = chain(dict(base))
                     group = files[stage].create_group(f"knees/{key}")
-                    _write_sample(group, sample, kl.get(key, -1), base["original_spacing_mm"],
-                                  base["source_uid_hash"])
+                    write_landmark_sample(group, sample, original_spacing=base["original_spacing_mm"],
+                                          flipped=bool(sample.get("flipped", False)), kl=int(kl.get(key, -1)),
+                                          source_uid_hash=base["source_uid_hash"])
                 items[split_of[image.subject_id]].append({
                     "key": key,
                     "subject_id": image.subject_id,
@@ -251,26 +250,7 @@ def load_knee_datalist(path: str | os.PathLike, split: str = "training") -> list
     Raises:
         InputError: unreadable or malformed manifest, unknown split, or a subject in two splits (named).
     """
-    path = Path(path)
-    if split not in SPLITS:
-        raise InputError(f"split must be one of {list(SPLITS)}, got {split!r}")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: cannot read the knee manifest ({type(err).__name__}: {err})") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise InputError(f"{path}: not a knee manifest (format {MANIFEST_FORMAT!r}); run `hipmonai knee prepare`")
-    owner: dict[str, str] = {}
-    for name in SPLITS:
-        for item in manifest.get(name, []):
-            other = owner.setdefault(item["subject_id"], name)
-            if other != name:
-                raise InputError(f"{path}: subject {item['subject_id']!r} is in both '{other}' and '{name}' splits")
-    base = path.resolve().parent
-    return [
-        {**item, **{f: os.path.normpath(base / item[f]) for f in ("h5", "dicom", "pts") if f in item}}
-        for item in manifest.get(split, [])
-    ]
+    return load_landmark_datalist(path, split, MANIFEST_FORMAT, HINT, "knee")
 
 
 def knee_manifest_settings(path: str | os.PathLike) -> dict[str, Any]:
@@ -282,13 +262,7 @@ def knee_manifest_settings(path: str | os.PathLike) -> dict[str, Any]:
     """
     from hipmonai.transforms.knee import crop_size_px
 
-    path = Path(path)
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: cannot read the knee manifest ({type(err).__name__}: {err})") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise InputError(f"{path}: not a knee manifest (format {MANIFEST_FORMAT!r}); run `hipmonai knee prepare`")
+    manifest = read_landmark_manifest(path, MANIFEST_FORMAT, HINT, "knee")
     settings = {k: manifest[k] for k in ("stage", "roi_spacing_mm", "roi_size_px", "landmark_spacing_mm", "crop_mm")}
     if settings["stage"] == "roi":
         settings["spacing_mm"] = float(settings["roi_spacing_mm"])
@@ -299,37 +273,18 @@ def knee_manifest_settings(path: str | os.PathLike) -> dict[str, Any]:
     return settings
 
 
-class LoadKneeSample:
-    """Read one knee sample from a stage cache: ``(image (1, W, H) float32, landmarks (16, 2) px, attributes)``.
-
-    Open files are kept per path (read-only), so a ``Dataset`` reads without reopening.
-    """
+class LoadKneeSample(LoadLandmarkSample):
+    """Read one knee sample from a stage cache: ``(image (1, W, H) float32, landmarks (16, 2) px, attributes)``."""
 
     def __init__(self) -> None:
-        self._files: dict[str, Any] = {}
+        super().__init__(KNEE_ROOT, HINT)
 
     def __call__(self, h5_path: str, key: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-        import h5py
-
         parse_key(key)
-        handle = self._files.get(h5_path)
-        if handle is None:
-            if not Path(h5_path).is_file():
-                raise InputError(f"{h5_path}: knee cache not found; run `hipmonai knee prepare`")
-            handle = self._files[h5_path] = h5py.File(h5_path, "r")
-        name = f"knees/{key}"
-        if name not in handle:
-            raise InputError(f"{h5_path}: no knee {key!r}")
-        group = handle[name]
-        image = np.ascontiguousarray(group["image"][()].T[None], dtype=np.float32)
-        attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in group.attrs.items()}
-        return image, group["landmarks"][()].astype(np.float32), {**attrs, "px_affine": group["px_affine"][()]}
-
-    def __getstate__(self) -> dict[str, Any]:  # worker processes open their own handles
-        return {"_files": {}}
+        return super().__call__(h5_path, key)
 
 
-class LoadKneeSampled(MapTransform):
+class LoadKneeSampled(LoadLandmarkSampled):
     """Dictionary loader of a knee manifest item: adds ``image`` ``(1, W, H)``, ``landmarks`` ``(16, 2)`` sample px,
     ``pixel_spacing_mm`` ``(2,)`` float32 and ``px_affine`` ``(3, 3)``.
 
@@ -339,18 +294,8 @@ class LoadKneeSampled(MapTransform):
     """
 
     def __init__(self, keys: str = "h5", key_field: str = "key") -> None:
-        super().__init__(keys)
-        self.h5_field, self.key_field = keys, key_field
+        super().__init__(keys, root=KNEE_ROOT, key_field=key_field, hint=HINT)
         self.loader = LoadKneeSample()
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        d = dict(data)
-        image, landmarks, attrs = self.loader(d[self.h5_field], d[self.key_field])
-        d["image"] = image
-        d["landmarks"] = landmarks
-        d["pixel_spacing_mm"] = np.asarray(attrs["pixel_spacing"], dtype=np.float32)
-        d["px_affine"] = np.asarray(attrs["px_affine"], dtype=np.float64)
-        return d
 
 
 class LandmarksToNormalizedd(MapTransform):
@@ -407,7 +352,7 @@ def knee_radiograph_items(path: str | os.PathLike, split: str = "test") -> list[
     return [images[k] for k in sorted(images)]
 
 
-class LoadKneeRadiographd(MapTransform):
+class LoadKneeRadiographd(LoadRadiographd):
     """Load a whole bilateral knee radiograph and, when given, its 32 landmarks.
 
     Adds ``image`` ``MetaTensor`` ``(1, W, H)`` float32 with the ``diag(sx, sy, 1, 1)`` affine
@@ -421,21 +366,4 @@ class LoadKneeRadiographd(MapTransform):
     """
 
     def __init__(self, keys: str = "image", pts_key: str = "pts", spacing_xy_mm: Sequence[float] | None = None):
-        super().__init__(keys)
-        self.image_key, self.pts_key, self.spacing_xy_mm = keys, pts_key, spacing_xy_mm
-
-    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
-        import torch
-        from monai.data import MetaTensor
-
-        from hipmonai.readers import load_radiograph
-
-        d = dict(data)
-        array_wh, meta = load_radiograph(d[self.image_key], self.spacing_xy_mm)
-        spacing = np.asarray(meta["spacing_xy_mm"], dtype=np.float64)
-        d[self.image_key] = MetaTensor(torch.from_numpy(np.ascontiguousarray(array_wh[None])), affine=meta["affine"])
-        d["spacing_mm"] = spacing.astype(np.float32)
-        d["source_uid_hash"] = meta["source_uid_hash"]
-        if d.get(self.pts_key):
-            d["label"] = mm_to_px(read_pts(d[self.pts_key], n_points=2 * POINTS_PER_KNEE), spacing).astype(np.float32)
-        return d
+        super().__init__(keys, pts_key=pts_key, n_points=2 * POINTS_PER_KNEE, spacing_xy_mm=spacing_xy_mm)

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from hipmonai.engines.cam_prior_step import CAMPriorStep
+from hipmonai.engines.label_augmentation_step import LabelAugmentationStep
 from hipmonai.engines.mixup_step import MixUpStep
 from hipmonai.engines.step import EngineStep, loss_terms_transform, unwrap_network
 from hipmonai.engines.weak_strong_step import WeakStrongStep
 
-__all__ = ["CAMPriorStep", "EngineStep", "MixUpStep", "WeakStrongStep", "loss_terms_transform", "unwrap_network"]
+__all__ = [
+    "CAMPriorStep",
+    "EngineStep",
+    "LabelAugmentationStep",
+    "loss_terms_transform",
+    "MixUpStep",
+    "unwrap_network",
+    "WeakStrongStep",
+]

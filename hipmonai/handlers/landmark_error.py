@@ -15,6 +15,28 @@ reinit__is_reduced, _ = optional_import(
 )
 
 
+def landmark_output_transform(
+    pred_key: str = "pred", label_key: str = "label", spacing_key: str | None = None
+) -> Callable[[Any], tuple[Any, ...]]:
+    """``output_transform`` giving ``(y_pred, y)`` lists, or ``(y_pred, y, spacing)`` with a stacked ``(B, 2)``
+    spacing — stacked because Ignite splits only two same-length lists per item and would reject a third list.
+
+    Args:
+        pred_key, label_key: keys of the points in the (decollated) engine output.
+        spacing_key: key of each item's ``(2,)`` pixel spacing in mm (``None``: errors in px).
+    """
+    import torch
+    from monai.handlers import from_engine
+
+    def _transform(output: Any) -> tuple[Any, ...]:
+        if spacing_key is None:
+            return tuple(from_engine([pred_key, label_key])(output))
+        pred, label, spacing = from_engine([pred_key, label_key, spacing_key])(output)
+        return pred, label, torch.stack([torch.as_tensor(s, dtype=torch.float64).reshape(2) for s in spacing])
+
+    return _transform
+
+
 class LandmarkError(IgniteMetricHandler):
     """Ignite handler of :class:`LandmarkErrorMetric`; ``engine.state.metrics[name]`` is the configured statistic.
 

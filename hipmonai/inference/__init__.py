@@ -1,4 +1,5 @@
-"""Inference pipelines that chain bundle models: two-stage KNEEL knee landmarks (paper 004)."""
+"""Inference pipelines that chain bundle models: two-stage KNEEL knee landmarks (paper 004), pelvis
+landmarks from the label-augmentation U-Net (paper 003)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,25 @@ from hipmonai.inference.knee_pipeline import (
     init_from_roi,
     load_kneel_weights,
     plot_cumulative_errors,
+    points_to_original,
+)
+from hipmonai.inference.pelvis_landmarks import (
+    PelvisDetectorInferer,
+    PelvisLandmarkDetector,
+    fit_head_circles,
+    write_detection_pts,
 )
 
 __all__ = [
     "KneeLandmarkPipeline",
+    "PelvisDetectorInferer",
+    "PelvisLandmarkDetector",
     "KneePipelineInferer",
     "evaluate_pipeline",
     "init_from_roi",
     "load_kneel_weights",
+    "fit_head_circles",
     "plot_cumulative_errors",
+    "points_to_original",
+    "write_detection_pts",
 ]

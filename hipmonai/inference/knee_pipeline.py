@@ -42,6 +42,7 @@ __all__ = [
     "init_from_roi",
     "load_kneel_weights",
     "plot_cumulative_errors",
+    "points_to_original",
 ]
 
 ROI_ONLY_PREFIXES = ("out_block.",)  # the only weights whose shape depends on the number of landmarks
@@ -94,7 +95,8 @@ def init_from_roi(network: torch.nn.Module, roi_checkpoint: str | os.PathLike) -
     return load_kneel_weights(network, roi_checkpoint, exclude_prefixes=ROI_ONLY_PREFIXES)
 
 
-def _to_original(points_px: torch.Tensor | np.ndarray, px_affine: np.ndarray) -> np.ndarray:
+def points_to_original(points_px: torch.Tensor | np.ndarray, px_affine: np.ndarray) -> np.ndarray:
+    """``(N, 2)`` sample pixels -> original-image pixels via the inverse ``3 x 3`` ``px_affine`` (float64)."""
     points = np.asarray(torch.as_tensor(points_px).detach().cpu().double().numpy())
     return apply_affine_to_points(points, np.linalg.inv(np.asarray(px_affine, dtype=np.float64)), dtype=np.float64)
 
@@ -154,7 +156,7 @@ class KneeLandmarkPipeline:
             coords = network(batch.to(self.device)).float().cpu()
         size = [int(v) for v in batch.shape[2:]]
         pixels = normalized_to_pixels(coords, size, self.grid)
-        return [_to_original(p, s["px_affine"]) for p, s in zip(pixels, samples, strict=True)]
+        return [points_to_original(p, s["px_affine"]) for p, s in zip(pixels, samples, strict=True)]
 
     def predict_image(self, image: Any, sides: Sequence[str] = ("right", "left")) -> dict[str, Any]:
         """Landmarks of the knees of one radiograph.

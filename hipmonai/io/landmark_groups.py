@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from hipmonai.errors import InputError
 from hipmonai.paths import config_dir
 
@@ -34,6 +36,29 @@ class LandmarkGroups:
     @property
     def target_names(self) -> tuple[str, ...]:
         return tuple(self.targets)
+
+    def bilateral(self, indices: list[int]) -> list[int]:
+        """Indices of a bilateral point list (right side first, then left): ``indices`` then ``n_points + indices``."""
+        return [*indices, *(self.n_points + i for i in indices)]
+
+    @property
+    def bilateral_detection_subset(self) -> list[int]:
+        """The detection subset in a bilateral (``2 * n_points``) list: what a pelvis landmark detector predicts."""
+        return self.bilateral(self.detection_subset)
+
+    def expand_detection(self, points: np.ndarray) -> np.ndarray:
+        """A detector's ``(2 K, 2)`` bilateral subset points -> the full ``(2 n_points, 2)`` list, ``NaN`` elsewhere.
+
+        Raises:
+            InputError: ``points`` is not ``(2 K, 2)`` for the ``K`` points of :attr:`detection_subset`.
+        """
+        points = np.asarray(points, dtype=np.float64)
+        index = self.bilateral_detection_subset
+        if points.shape != (len(index), 2):
+            raise InputError(f"expected ({len(index)}, 2) detection-subset points, got {points.shape}")
+        full = np.full((2 * self.n_points, 2), np.nan)
+        full[index] = points
+        return full
 
 
 def load_landmark_groups(model: str = "hip", path: str | os.PathLike | None = None) -> LandmarkGroups:

@@ -31,7 +31,8 @@ from hipmonai.errors import HipmonaiError, InputError
 from hipmonai.io.grades import SIDES, UNKNOWN_GRADE, read_grades_csv
 from hipmonai.io.landmark_groups import TARGETS
 from hipmonai.io.lesion_masks import lesion_channels, read_lesion_mask
-from hipmonai.io.pts import POINTS_PER_HIP, mm_to_px, read_pts
+from hipmonai.io.pts import POINTS_PER_HIP, mm_to_px
+from hipmonai.preprocessing.detector import DetectorSpec, build_detector, detect_landmarks_mm, read_hip_pts
 from hipmonai.preprocessing.inputs import ImageTask, discover_images
 
 logger = logging.getLogger(__name__)
@@ -50,12 +51,14 @@ class PreprocessConfig:
         crop_px: side of the square crop centred on the femoral head.
         fallback_spacing_xy_mm: spacing used for DICOM files that carry none (None: such files are skipped).
         lesion_masks: whether phantom lesion masks travel with the images.
+        detector: landmark model for radiographs without a ``.pts`` (None: such radiographs are skipped).
     """
 
     spacing_mm: float
     crop_px: int
     fallback_spacing_xy_mm: tuple[float, float] | None = None
     lesion_masks: bool = False
+    detector: DetectorSpec | None = None
 
 
 @dataclass
@@ -99,6 +102,7 @@ def _init_worker(config: PreprocessConfig, parts: str) -> None:
     _WORKER["chain"] = hip_preprocessing(
         spacing_mm=config.spacing_mm, crop_px=config.crop_px, mask_keys=("lesion_mask",) if config.lesion_masks else ()
     )
+    _WORKER["detector"] = None if config.detector is None else build_detector(config.detector)
 
 
 def _lesion_channels(path: Path, shape_wh: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -128,11 +132,18 @@ def process_image(task: ImageTask, grades: dict[str, np.ndarray | None]) -> Imag
         outcome.skipped.append({"input": task.relative, "side": side, "reason": reason})
         return outcome
 
-    if task.landmarks_path is None:
+    if task.landmarks_path is None and config.detector is None:
         return skip("no matching landmarks (.pts)")
     try:
         array_wh, meta = load_radiograph(task.dicom_path, spacing_xy_mm=config.fallback_spacing_xy_mm)
-        points_mm = read_pts(task.landmarks_path, n_points=2 * POINTS_PER_HIP)
+        if task.landmarks_path is not None:
+            points_mm = read_hip_pts(task.landmarks_path)
+        else:
+            image = MetaTensor(np.ascontiguousarray(array_wh[None]), affine=meta["affine"])
+            points_mm, written = detect_landmarks_mm(_WORKER["detector"], image, task.relative,
+                                                     config.detector.predicted_dir)
+            outcome.notes.append({"input": task.relative, "side": "both",
+                                  "note": f"no .pts: landmarks predicted by the detector, written to {written.name}"})
         if config.lesion_masks and task.lesions_path is None:
             raise InputError("no matching lesion mask")
         lesions = _lesion_channels(task.lesions_path, array_wh.shape) if config.lesion_masks else None
@@ -219,10 +230,13 @@ def preprocess_cohort(
     overwrite: bool = False,
     keep_parts: bool = False,
     progress: bool = True,
+    detector: DetectorSpec | None = None,
 ) -> dict[str, Any]:
     """Preprocess a cohort into one HDF5 store; returns the summary (also written beside the store).
 
     ``spacing_mm`` and ``crop_px`` default to ``configs/preprocessing.json``; ``workers <= 1`` runs in this process.
+    With a ``detector`` (:mod:`hipmonai.preprocessing.detector`), radiographs without a ``.pts`` get predicted
+    landmarks (written as ``.pts`` under ``detector.predicted_dir``); ``landmarks_dir`` may then be ``None``.
 
     Raises:
         InputError: a folder or the grades CSV is unusable, the store exists without ``overwrite``, or an interrupted
@@ -249,6 +263,7 @@ def preprocess_cohort(
         crop_px=int(crop_px),
         fallback_spacing_xy_mm=None if fallback_spacing_xy_mm is None else tuple(map(float, fallback_spacing_xy_mm)),
         lesion_masks=lesions_dir is not None,
+        detector=detector,
     )
     tasks, skipped = discover_images(dicom_dir, landmarks_dir, lesions_dir, index_csv)
     table = read_grades_csv(grades_csv)

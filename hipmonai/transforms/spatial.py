@@ -37,8 +37,10 @@ __all__ = [
     "CropAroundPointd",
     "FlipLeftHip",
     "FlipLeftHipd",
+    "ResampleToFitd",
     "ResampleToSpacing",
     "ResampleToSpacingd",
+    "fit_spacing_mm",
     "move_landmarks",
 ]
 
@@ -239,6 +241,73 @@ class ResampleToSpacingd(MapTransform):
         if self.spacing_key is not None:
             d[self.spacing_key] = np.asarray(self.spacing_mm, dtype=np.float64)
         return d
+
+
+def fit_spacing_mm(spatial_shape: Sequence[int], spacing_xy_mm: Sequence[float], size_px: int) -> float:
+    """The isotropic spacing at which an image of ``spatial_shape`` ``(W, H)`` fits ``size_px`` along its longer side.
+
+    With :class:`ResampleToSpacing`'s rule (pixel centres ``0`` and ``W - 1`` keep their mm positions) the longer
+    side then has exactly ``size_px`` pixels: ``t = max((W - 1) * sx, (H - 1) * sy) / (size_px - 1)``.
+
+    Raises:
+        ValueError: ``size_px < 2`` or an image with fewer than two pixels along both axes.
+    """
+    if int(size_px) < 2:
+        raise ValueError(f"size_px must be at least 2, got {size_px}.")
+    extent = max((int(n) - 1) * float(s) for n, s in zip(spatial_shape, spacing_xy_mm, strict=True))
+    if extent <= 0:
+        raise ValueError(f"cannot fit an image of spatial shape {tuple(spatial_shape)}.")
+    return extent / (int(size_px) - 1)
+
+
+class ResampleToFitd(MapTransform):
+    """Resample to the isotropic spacing that fits the longer side in ``size_px`` pixels (:func:`fit_spacing_mm`).
+
+    The paper-003 "resize the padded radiograph" step done in millimetres: the aspect ratio is kept and every pixel
+    of the result is square, so pixel errors convert to mm with one number. Follow it with a centred
+    :class:`CropAroundPointd` of ``size_px`` to pad the shorter side. Landmarks, ``data[spacing_key]`` and the pixel
+    matrix are updated as in :class:`ResampleToSpacingd`.
+
+    Args:
+        keys: image-like keys; all must share ``ref_key``'s shape and affine.
+        size_px: pixels along the longer side after resampling.
+        mode, padding_mode, anti_aliasing, ref_key, landmarks_key, spacing_key, px_affine_key,
+            allow_missing_keys: as :class:`ResampleToSpacingd`.
+    """
+
+    backend = ResampleToSpacing.backend
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        size_px: int,
+        mode: str | Sequence[str] = "bilinear",
+        padding_mode: str | Sequence[str] = "border",
+        anti_aliasing: bool | Sequence[bool] = True,
+        ref_key: Hashable | None = None,
+        landmarks_key: Hashable | None = "landmarks",
+        spacing_key: Hashable | None = "pixel_spacing_mm",
+        px_affine_key: Hashable | None = PX_AFFINE_KEY,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, allow_missing_keys)
+        fit_spacing_mm((2, 2), (1.0, 1.0), size_px)
+        self.size_px = int(size_px)
+        self.options = {
+            "mode": mode, "padding_mode": padding_mode, "anti_aliasing": anti_aliasing, "ref_key": ref_key,
+            "landmarks_key": landmarks_key, "spacing_key": spacing_key, "px_affine_key": px_affine_key,
+            "allow_missing_keys": allow_missing_keys,
+        }
+        self.ref_key = self.keys[0] if ref_key is None else ref_key
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        if self.ref_key not in data:
+            raise KeyError(f"reference key {self.ref_key!r} of {type(self).__name__} is missing from the data")
+        img = data[self.ref_key]
+        _require_2d_image(img, f"data[{self.ref_key!r}]", need_affine=True)
+        spacing = affine_to_spacing(img.affine, r=2, suppress_zeros=False)
+        target = fit_spacing_mm(img.shape[1:], [float(v) for v in spacing], self.size_px)
+        return ResampleToSpacingd(self.keys, spacing_mm=target, **self.options)(data)
 
 
 class CropAroundPoint(Transform):

@@ -1,0 +1,144 @@
+"""The hip_landmark_labelaug bundle: config properties, paper defaults, metadata/README agreement, and a tiny
+end-to-end run (train with the dilation curriculum, evaluate, infer) on a 6-subject hip phantom cohort at 48 px."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hipmonai.paths import repo_root
+
+BUNDLE = repo_root() / "bundles" / "hip_landmark_labelaug"
+CONFIGS = BUNDLE / "configs"
+TRAIN = [str(CONFIGS / "train.json")]
+INFER = [str(CONFIGS / "inference.json")]
+SIZE = 48
+TINY_NET = {"channels": [4, 8], "strides": [2], "num_res_units": 0, "num_workers": 0}
+TINY = {**TINY_NET, "batch_size": 2, "dilation_every_epochs": 1, "dilation_initial": 2, "dilation_step": 1}
+
+
+def _workflow(files, workflow_type, **overrides):
+    from monai.bundle import ConfigWorkflow
+
+    return ConfigWorkflow(config_file=[str(f) for f in files], meta_file=str(CONFIGS / "metadata.json"),
+                          logging_file=str(CONFIGS / "logging.conf"), workflow_type=workflow_type,
+                          bundle_root=str(BUNDLE), **overrides)
+
+
+@pytest.fixture(scope="module")
+def pelvis_dir(hip_cohort, tmp_path_factory) -> Path:
+    from hipmonai.data.pelvis import prepare_pelvis_data
+
+    out = tmp_path_factory.mktemp("labelaug_bundle")
+    prepare_pelvis_data(hip_cohort / "dicom", hip_cohort / "landmarks", out, size_px=SIZE, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("files, workflow_type", [
+    (TRAIN, "train"),
+    ([*TRAIN, str(CONFIGS / "demo.json")], "train"),
+    ([*TRAIN, str(CONFIGS / "evaluate.json")], "train"),
+    (INFER, "inference"),
+])
+def test_workflow_properties_are_complete(files, workflow_type, pelvis_dir, tmp_path):
+    from monai.networks.nets import UNet
+
+    torch.save({"model": UNet(2, 1, 28, (4, 8), (2,)).state_dict()}, tmp_path / "model.pt")
+    settings = {**TINY_NET, "dataset_dir": str(pelvis_dir), "ckpt_dir": str(tmp_path)}
+    if any("demo.json" in f for f in files):
+        settings["image_size_px"] = SIZE
+    workflow = _workflow(files, workflow_type, **settings)
+    workflow.initialize()
+    assert workflow.check_properties() == []
+
+
+def test_paper_defaults_and_schedule():
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(TRAIN)
+    parser["image_size_px"] = 512
+    assert parser.get_parsed_content("dilation_initial") == 65 and parser.get_parsed_content("dilation_step") == 10
+    assert parser["dilation_every_epochs"] == 50 and parser["dilation_final"] == 0
+    schedule = parser.get_parsed_content("dilation_schedule")
+    assert [schedule(e) for e in (0, 49, 50, 349, 350)] == [65, 65, 55, 5, 0]
+    assert parser.get_parsed_content("max_epochs") == 400
+    assert parser["label_augmentation"] is True and parser["max_rotation_deg"] == 0.0
+    parser["image_size_px"] = 256
+    assert parser.get_parsed_content("dilation_initial") == 32 and parser.get_parsed_content("dilation_step") == 5
+    multi = ConfigParser()
+    multi.read_config([*TRAIN, str(CONFIGS / "multi_gpu_train.json")])
+    assert "LabelCurriculum" in multi["train#trainer#train_handlers"]
+    infer = ConfigParser()
+    infer.read_config(INFER)
+    for key in ("channels", "strides", "num_res_units"):
+        assert infer[key] == parser[key], key
+
+
+def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
+    pytest.importorskip("jsonschema")
+    import monai
+    from monai.bundle import verify_metadata
+
+    from hipmonai.data.pelvis import detection_landmark_names
+
+    verify_metadata(meta_file=str(CONFIGS / "metadata.json"),
+                    filepath=str(repo_root() / "tests" / "data" / "monai_meta_schema_20240725.json"))
+    meta = json.loads((CONFIGS / "metadata.json").read_text())
+    assert meta["monai_version"] == monai.__version__
+    pred = meta["network_data_format"]["outputs"]["pred"]
+    assert list(pred["channel_def"].values()) == detection_landmark_names() and pred["num_channels"] == 28
+    assert meta["network_data_format"]["inputs"]["image"]["spatial_shape"] == [512, 512]
+    readme = (BUNDLE / "docs" / "README.md").read_text()
+    for needle in ("python -m monai.bundle run", "demo.json", "multi_gpu_train.json", "evaluate.json",
+                   "inference.json", "hipmonai labelaug prepare", "hipmonai labelaug ablation",
+                   "hipmonai preprocess", "--detector", "## Performance", "## Limitations", "(S − N) / N"):
+        assert needle in readme, needle
+
+
+def test_tiny_train_with_curriculum_evaluate_infer(pelvis_dir, tmp_path):
+    common = {**TINY, "dataset_dir": str(pelvis_dir), "ckpt_dir": str(tmp_path), "output_dir": str(tmp_path)}
+    train = _workflow(TRAIN, "train", **common)
+    train.initialize()
+    seen = []
+    from ignite.engine import Events
+
+    trainer = train.parser.get_parsed_content("train#trainer")
+    step = train.parser.get_parsed_content("train_step")
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, lambda e: seen.append(step.dilation))
+    train.run()
+    train.finalize()
+    assert seen == [2, 1, 0]  # one epoch per stage; the last stage (k = 0) as long as the others
+    assert (tmp_path / "model.pt").is_file() and (tmp_path / "model_final.pt").is_file()
+
+    evaluate = _workflow([*TRAIN, str(CONFIGS / "evaluate.json")], "train", **common)
+    evaluate.initialize()
+    evaluate.run()
+    with open(tmp_path / "metrics.csv", newline="") as handle:
+        metrics = dict(csv.reader(handle))
+    assert {"val_rmse_px", "mre_mm", "sdr_2_0px", "sdr_4_0mm"} <= set(metrics)
+    assert all(np.isfinite(float(v)) for v in metrics.values())
+
+    infer = _workflow(INFER, "inference", **TINY_NET, dataset_dir=str(pelvis_dir), ckpt_dir=str(tmp_path),
+                      image_size_px=SIZE, output_dir=str(tmp_path / "infer"))
+    infer.initialize()
+    infer.run()
+    with open(tmp_path / "infer" / "landmarks_mm.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows and re.fullmatch(r"S\d+/V\d+", rows[0][0]) and len(rows[0]) == 1 + 56
+
+
+def test_plain_unet_arm_keeps_single_pixel_labels(pelvis_dir, tmp_path):
+    common = {**TINY, "dataset_dir": str(pelvis_dir), "ckpt_dir": str(tmp_path), "output_dir": str(tmp_path),
+              "label_augmentation": False, "max_epochs": 1}
+    train = _workflow(TRAIN, "train", **common)
+    train.initialize()
+    assert train.parser.get_parsed_content("train_step").dilation == 0
+    handlers = train.parser.get_parsed_content("train#handlers")
+    assert not any(type(h).__name__ == "LabelCurriculum" for h in handlers)

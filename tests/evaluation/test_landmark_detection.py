@@ -1,0 +1,94 @@
+"""Evaluation of the pelvis landmark detector and the ``hipmonai labelaug`` commands on a tiny phantom cohort."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from hipmonai.cli import main
+from hipmonai.errors import InputError
+from hipmonai.evaluation.landmark_detection import (
+    evaluate_detector,
+    head_circle_errors,
+    read_truth_circles,
+    summarize_errors,
+)
+from hipmonai.inference import PelvisLandmarkDetector, fit_head_circles
+from hipmonai.io.landmark_groups import load_landmark_groups
+
+SIZE = 32
+TINY = ["channels=[4, 8]", "strides=[2]", "num_res_units=0", f"image_size_px={SIZE}"]
+
+
+@pytest.fixture(scope="module")
+def prepared(hip_cohort, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("labelaug_cli")
+    assert main(["labelaug", "prepare", "--dicom", str(hip_cohort / "dicom"), "--landmarks",
+                 str(hip_cohort / "landmarks"), "--out", str(out / "data"), "--size", str(SIZE), "--quiet"]) == 0
+    from monai.networks.nets import UNet
+
+    torch.manual_seed(0)
+    torch.save({"model": UNet(2, 1, 28, (4, 8), (2,)).state_dict()}, out / "model.pt")
+    return out
+
+
+def test_summaries_and_circle_errors_by_hand():
+    s = summarize_errors(np.array([[1.0, 3.0], [np.nan, 5.0]]))
+    assert s["n"] == 3 and s["mre"] == pytest.approx(3.0) and s["rmse"] == pytest.approx(np.sqrt(35 / 3))
+    assert s["sdr"] == {"2": pytest.approx(1 / 3), "2.5": pytest.approx(1 / 3), "3": pytest.approx(1 / 3),
+                        "4": pytest.approx(2 / 3)}
+    groups = load_landmark_groups("hip")
+    head = groups.curves["femoral_head"]
+    angles = np.linspace(0.2, 2.5, len(head))
+    points = np.full((160, 2), np.nan)
+    for side, offset in (("right", 0), ("left", 80)):
+        cx = 50.0 if side == "right" else 250.0
+        points[[offset + i for i in head]] = np.c_[cx + 20 * np.cos(angles), 100 + 20 * np.sin(angles)]
+    true = fit_head_circles(points)
+    shifted = fit_head_circles(points + np.array([1.0, 0.0]))
+    errors = head_circle_errors(shifted, true)
+    assert errors["right"] == pytest.approx((1.0, 0.0), abs=1e-9) and errors["left"] == pytest.approx((1.0, 0.0))
+    assert true["right"] == pytest.approx((50.0, 100.0, 20.0))
+
+
+def test_evaluate_writes_every_output_and_no_identifying_value(prepared, hip_cohort, tmp_path):
+    from monai.networks.nets import UNet
+
+    from hipmonai.data.pelvis import load_pelvis_datalist
+
+    net = UNet(2, 1, 28, (4, 8), (2,))
+    net.load_state_dict(torch.load(prepared / "model.pt", weights_only=True)["model"])
+    detector = PelvisLandmarkDetector(net, SIZE)
+    items = load_pelvis_datalist(prepared / "data" / "pelvis.json", "training")[:2]
+    results = evaluate_detector(detector, items, tmp_path, truth_csv=hip_cohort / "truth.csv", gallery=2,
+                                progress=False)
+    for name in ("results.json", "errors.csv", "head_circles.csv", "cumulative_errors.png", "gallery.png"):
+        assert (tmp_path / name).is_file(), name
+    assert len(list((tmp_path / "predicted_pts").rglob("*.pts"))) == 2
+    assert results["n_images"] == 2 and results["model_px"]["n"] == 56 and np.isfinite(results["mm"]["mre"])
+    assert results["pts_head_centre_error_vs_truth_mm"]["median"] < 0.05  # phantom points lie on the true circle
+    text = "".join(p.read_text(errors="ignore") for p in tmp_path.rglob("*") if p.suffix in (".json", ".csv"))
+    assert "Phantom^" not in text and "PatientName" not in text
+    with pytest.raises(InputError, match="no images"):
+        evaluate_detector(detector, [], tmp_path)
+    with pytest.raises(InputError, match="cannot read the truth file"):
+        read_truth_circles(tmp_path / "none.csv")
+
+
+def test_evaluate_and_ablation_commands(prepared, hip_cohort, tmp_path):
+    settings = [*TINY, f"dataset_dir={json.dumps(str(prepared / 'data'))}"]
+    assert main(["labelaug", "evaluate", "--config", "configs/inference.json", "--checkpoint",
+                 str(prepared / "model.pt"), "--split", "training", "--out", str(tmp_path / "eval"),
+                 "--set", *settings]) == 0
+    assert json.loads((tmp_path / "eval" / "results.json").read_text())["size_px"] == SIZE
+    code = main(["labelaug", "ablation", "--arms", "plain", "--reuse", f"plain={prepared / 'model.pt'}",
+                 "--split", "training", "--truth", str(hip_cohort / "truth.csv"), "--out", str(tmp_path / "abl"),
+                 "--set", *settings, "num_workers=0"])
+    assert code == 0
+    table = (tmp_path / "abl" / "ablation.md").read_text()
+    assert "| U-Net |" in table and "SDR 2 px" in table
+    assert main(["labelaug", "ablation", "--arms", "nonsense", "--out", str(tmp_path / "x")]) != 0
