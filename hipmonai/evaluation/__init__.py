@@ -51,9 +51,20 @@ __all__ = [
     "run_means_table",
     "write_prior_report",
     "acceptance_checks",
+    "evaluate_detector",
+    "head_circle_errors",
+    "sweep_tables",
+    "plot_confusion_matrices",
 ]
 
-_LAZY = {"write_prior_report": "hipmonai.evaluation.report", "acceptance_checks": "hipmonai.evaluation.report"}
+_LAZY = {
+    "write_prior_report": "hipmonai.evaluation.report",
+    "acceptance_checks": "hipmonai.evaluation.report",
+    "evaluate_detector": "hipmonai.evaluation.landmark_detection",
+    "head_circle_errors": "hipmonai.evaluation.landmark_detection",
+    "sweep_tables": "hipmonai.evaluation.grading",
+    "plot_confusion_matrices": "hipmonai.evaluation.grading",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,6 @@
-"""Experiments that drive the ``hip_osteophyte_prior`` bundle through ``monai.bundle.ConfigWorkflow``: the prior's
-grid search (paper 001 section 3.2) and repeated runs over seeds (its Tables A1/A2)."""
+"""Experiments that drive the bundles through ``monai.bundle.ConfigWorkflow``: the prior's grid search (paper 001
+section 3.2) and repeated runs (its Tables A1/A2), the weak-to-strong sweep (paper 002), the label augmentation
+ablation (paper 003) and the KNEEL ablation (paper 004)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from hipmonai.experiments.bundle import (
     train_bundle,
 )
 from hipmonai.experiments.grid import PAPER_BOUNDARY, PAPER_GRID, PAPER_INPUT_PX, grid_points, run_grid
+from hipmonai.experiments.kneel_ablation import run_kneel_ablation
+from hipmonai.experiments.labelaug_ablation import run_labelaug_ablation
 from hipmonai.experiments.repeats import ARMS, run_repeats
+from hipmonai.experiments.weak_strong_sweep import run_sweep, sweep_points
 
 __all__ = [
     "ARMS",
@@ -27,7 +31,11 @@ __all__ = [
     "grid_points",
     "load_checkpoint",
     "run_grid",
+    "run_kneel_ablation",
+    "run_labelaug_ablation",
     "run_repeats",
+    "run_sweep",
     "split_loader",
+    "sweep_points",
     "train_bundle",
 ]
