@@ -97,7 +97,8 @@ def _sweep_models(sweep_dir: Path) -> list[tuple[str, Path, dict[str, Any]]]:
     for label, strategy, rho in FIGURE_MODELS:
         row = next((r for r in rows if r["strategy"] == strategy and r["rho"] == rho), None)
         if row is not None:
-            models.append((label, Path(row["run_dir"]) / "model.pt", dict(row["overrides"])))
+            # run folders live in the sweep folder; the recorded run_dir is relative to where the sweep ran
+            models.append((label, sweep_dir / Path(row["run_dir"]).name / "model.pt", dict(row["overrides"])))
     if not models:
         raise InputError(f"{path}: none of the Figure 2 runs (strong-only, oracle, rho=all) is in this sweep")
     return models
