@@ -1,7 +1,12 @@
-"""Shared fixtures: small phantom cohorts generated once per test session."""
+"""Shared fixtures: small phantom cohorts generated once per test session, and a real headless browser (Debian's
+chromium driven through chromedriver by Selenium) for the report pages. ``make test`` installs the Debian packages
+``chromium`` and ``chromium-driver`` where ``apt-get`` exists; elsewhere the browser tests are skipped with the
+reason."""
 
 from __future__ import annotations
 
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -27,3 +32,59 @@ def single_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser")
+# the flags this machine's closed network needs (no background connections), as root (no sandbox)
+CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--window-size=1280,2000")
+
+# every <img> on the page with whether the browser decoded it (complete and a natural size)
+FIGURE_STATE = """
+return Array.from(document.images).map(img => ({
+    src: img.getAttribute('src'), complete: img.complete, width: img.naturalWidth, height: img.naturalHeight}));
+"""
+
+
+def browser_paths() -> tuple[str, str]:
+    """``(chromium, chromedriver)`` executables, or skip the test when either is missing."""
+    chromium = next((p for p in map(shutil.which, CHROMIUM_NAMES) if p), None)
+    driver = shutil.which("chromedriver")
+    if not chromium or not driver:
+        pytest.skip("needs Debian's chromium and chromium-driver (make test installs them where apt-get exists)")
+    return chromium, driver
+
+
+@contextmanager
+def headless_chromium(tmp_path: Path):
+    """A Selenium ``webdriver.Chrome`` on headless chromium with a fresh profile in ``tmp_path``."""
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, driver = browser_paths()
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(executable_path=driver), options=options)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+def rendered_figures(page: Path, tmp_path: Path) -> tuple[str, list[dict]]:
+    """Load ``page`` from disk in headless chromium; return its title and the state of every image."""
+    with headless_chromium(tmp_path) as browser:
+        browser.get(page.resolve().as_uri())
+        browser.execute_async_script("const done = arguments[0]; "
+                                     "if (document.readyState === 'complete') done(); "
+                                     "else window.addEventListener('load', () => done());")
+        return browser.title, browser.execute_script(FIGURE_STATE)
+
+
+@pytest.fixture
+def page_figures(tmp_path):
+    """``page_figures(page) -> (title, images)``: ``page`` loaded from disk in headless chromium."""
+    return lambda page: rendered_figures(page, tmp_path)

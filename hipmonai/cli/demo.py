@@ -1,80 +1,66 @@
-"""``hipmonai demo``: the main job on the embedded phantom cohort (what the README's run command calls).
+"""``hipmonai demo``: the main job on the embedded phantom cohorts (what the README's run command calls).
 
-Steps, each cached in ``--out`` so a rerun only redoes what changed:
-1. generate the phantom hip cohort (DICOM + .pts + grades CSV + lesion masks + contact sheet),
-2. preprocess it into the HDF5 store (SPEC 3),
-3. write the subject-level 70/15/15 manifest (SPEC 2.4).
-Later issues extend it with the four bundles' training and reports.
+Generates the phantom hip and knee cohorts, preprocesses them, trains and evaluates the four bundles
+(hip_osteophyte_prior baseline and prior, hip_osteophyte_grading, hip_landmark_labelaug, knee_landmark_kneel) with
+their documented commands, and writes one report, ``<out>/report/report.html`` and ``report.md``. Steps run two at
+a time; each is cached, so a rerun (or a run after an interruption) only redoes what is missing or changed.
+``--scale smoke`` runs the same graph on a few subjects for one epoch (the tests use it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import time
 from pathlib import Path
 
-logger = logging.getLogger(__name__)
-
-DEMO_SUBJECTS = 300
 DEMO_SEED = 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run the main job on the embedded phantom cohort",
+        help="run the main job on the embedded phantom cohorts (all four bundles, one report)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--out", default="outputs/demo", help="output folder (cohort, store, manifest, reports)")
-    parser.add_argument("--subjects", type=int, default=DEMO_SUBJECTS, help="phantom subjects")
-    parser.add_argument("--seed", type=int, default=DEMO_SEED, help="seed of the cohort and the split")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes")
+    parser.add_argument("--out", default="outputs/demo", help="job folder (cohorts, stores, models, logs, report)")
+    parser.add_argument("--scale", default="demo", choices=["demo", "smoke"],
+                        help="demo: the README's main job; smoke: a few subjects, one epoch (default: demo)")
+    parser.add_argument("--seed", type=int, default=DEMO_SEED, help="seed of the cohorts and the splits")
+    parser.add_argument("--slots", type=int, default=2, help="steps running at once (default: 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per step (default: 1)")
     parser.add_argument("--force", action="store_true", help="redo every step even when cached")
     parser.set_defaults(func=run)
 
 
-def _cohort_is_current(cohort: Path, subjects: int, seed: int) -> bool:
-    info = cohort / "cohort.json"
-    if not info.exists():
-        return False
-    recorded = json.loads(info.read_text(encoding="utf-8"))
-    return recorded.get("seed") == seed and recorded.get("n_subjects") == subjects
-
-
 def run(args: argparse.Namespace) -> int:
-    from hipmonai.data import make_datalist, write_manifest
-    from hipmonai.phantoms import format_summary, generate_hip_cohort
-    from hipmonai.preprocessing import preprocess_cohort
+    from hipmonai.evaluation.main_report import build_main_report
+    from hipmonai.evaluation.report_page import write_report_page
+    from hipmonai.experiments.main_job import SCALES, main_job_steps, scale_summary
+    from hipmonai.experiments.step_runner import StepFailed, run_steps
 
     out = Path(args.out)
-    cohort, store, manifest = out / "cohorts" / "hip", out / "hip_phantom.h5", out / "hip_phantom_split.json"
+    scale = SCALES[args.scale]
+    steps = main_job_steps(out, scale, seed=args.seed)
+    print(f"hipmonai main job ({args.scale} scale): {len(steps)} steps into {out}, {args.slots} at a time")
     started = time.perf_counter()
-
-    fresh = args.force or not _cohort_is_current(cohort, args.subjects, args.seed)
-    if fresh:
-        print(f"[1/3] generating {args.subjects} phantom subjects in {cohort}")
-        print(format_summary(generate_hip_cohort(cohort, n_subjects=args.subjects, seed=args.seed,
-                                                 workers=args.workers, overwrite=True)))
-    else:
-        print(f"[1/3] phantom cohort cached in {cohort}")
-
-    if fresh or not store.exists():
-        print(f"[2/3] preprocessing into {store}")
-        summary = preprocess_cohort(
-            cohort / "dicom", cohort / "landmarks", cohort / "grades.csv", store,
-            lesions_dir=cohort / "lesions", workers=args.workers, overwrite=True,
-        )
-        print(f"      {summary['hips_written']} hips written, {len(summary['skipped'])} inputs skipped")
-    else:
-        print(f"[2/3] store cached: {store}")
-
-    print(f"[3/3] subject-level split -> {manifest}")
-    datalist = make_datalist(store, seed=args.seed)
-    write_manifest(manifest, datalist)
-    counts = {split: datalist["counts"][split]["hips"] for split in ("training", "validation", "test")}
-    print(f"      hips per split: {counts}")
-    print(f"done in {time.perf_counter() - started:.0f} s; contact sheet: {cohort / 'contact_sheet.png'}")
+    try:
+        results = run_steps(steps, out, slots=args.slots, threads=args.threads, force=args.force)
+    except StepFailed as failure:
+        result = failure.result
+        print(f"\nstep {result.step.name!r} failed ({result.step.title}); last lines of {result.log}:")
+        print("\n".join(f"    {line}" for line in result.tail))
+        print("\nFinished steps are kept: rerun the same command to continue from here.")
+        return 1
+    wall = time.perf_counter() - started
+    step_seconds = {name: (r.status, r.seconds) for name, r in results.items()}
+    document = build_main_report(out, steps, step_seconds, scale_summary(scale), wall_seconds=wall,
+                                 command=f"hipmonai demo --scale {args.scale}")
+    written = write_report_page(document, out / "report")
+    (out / "report" / "timings.json").write_text(json.dumps(
+        {"wall_seconds": round(wall, 1), "steps": {k: {"status": s, "seconds": round(v, 1)}
+                                                    for k, (s, v) in step_seconds.items()}}, indent=1) + "\n",
+        encoding="utf-8")
+    print(f"\ndone in {wall / 60:.1f} min; report: {written['html']} (and {written['markdown'].name})")
     return 0

@@ -179,3 +179,29 @@ def test_report_grid_and_repeats_end_to_end(tiny_manifest, tmp_path):
     assert {r["metric"] for r in out["table_a1"]} == {"com_distance_px", "peak_distance_px", "spread_px"}
     assert {r["seed"] for r in out["table_a2"]} == {0, 1}
     assert (tmp_path / "repeats" / "repeats.md").is_file()
+
+
+def test_tracking_mlflow_writes_a_local_sqlite_store(tiny_manifest, tmp_path):
+    """``--tracking mlflow`` as documented: MONAI's default MLflow settings log to ``<output_dir>/mlruns.db``."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    overrides = {**TINY, "datalist": str(tiny_manifest), "ckpt_dir": str(tmp_path), "output_dir": str(tmp_path),
+                 "max_epochs": 2}
+    command = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(CONFIGS / "train.json"),
+               "--meta_file", str(CONFIGS / "metadata.json"), "--logging_file", str(CONFIGS / "logging.conf"),
+               "--bundle_root", str(BUNDLE), "--tracking", "mlflow", "--experiment_name", "hipmonai_prior",
+               "--run_name", "tiny", *(a for k, v in overrides.items() for a in (f"--{k}", str(v)))]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns.db'}")
+    experiment = client.get_experiment_by_name("hipmonai_prior")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.run_name == "tiny" and run.info.status == "FINISHED"
+    assert {"train_loss", "val_loss", "val_mean_auc"} <= set(run.data.metrics)
+    assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2

@@ -1,0 +1,289 @@
+"""The main job's report: the four bundles' results on the phantom cohorts, in one markdown + HTML page.
+
+:func:`build_main_report` reads what the main job's evaluation steps wrote (each bundle's ``results.json`` and PNG
+figures, see :mod:`hipmonai.experiments.main_job` for the folder layout) and turns it into a
+:class:`~hipmonai.evaluation.report_page.ReportDocument`: key tables per bundle, every figure with a caption saying
+what it shows, the step timings, and the commands that reproduce each part. Missing results (a step that did not
+run) become a note instead of an error, so a partial job still gets a page.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hipmonai.evaluation.report_page import ReportDocument, ReportFigure, ReportSection, ReportTable
+
+__all__ = ["build_main_report"]
+
+TARGETS = ("osteo_fem_sup", "osteo_fem_inf", "osteo_acet_sup", "osteo_acet_inf")
+BUNDLE_README = "bundles/{}/docs/README.md"
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _p(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    return f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
+
+
+def _commands(steps: Sequence[Any], names: Sequence[str]) -> list[str]:
+    """``(cd CWD && COMMAND)`` lines of the named steps (``Step`` objects with ``name``, ``cwd``, ``shell_text``)."""
+    chosen = [s for s in steps if s.name in names]
+    return [f"(cd {s.cwd} && {s.shell_text()})" for s in chosen]
+
+
+def _missing(section: ReportSection, what: Path) -> ReportSection:
+    section.paragraphs.append(f"No results: `{what}` was not written (see the step logs in `logs/`).")
+    return section
+
+
+def _cohort_section(out: Path, scale: Mapping[str, Any], steps: Sequence[Any]) -> ReportSection:
+    section = ReportSection(
+        "Phantom cohorts",
+        [f"Synthetic AP pelvis ({scale.get('hip_subjects')} subjects, both hips) and bilateral PA knee "
+         f"({scale.get('knee_subjects')} subjects) radiographs, written as DICOM with BoneFinder-style `.pts` "
+         "landmarks, OARSI osteophyte grades and, for the phantoms only, the true lesion masks. The real cohorts "
+         "(CHECK, OAI) are restricted; the phantoms exercise every step the real data goes through.",
+         "Hips are preprocessed into the HDF5 store (0.4 mm spacing, 224 px crop centred on the femoral head, "
+         "5–95 % percentile scaling, left hips flipped) and split 70/15/15 by subject."],
+    )
+    for name, what in (("hip", "hip"), ("knee", "knee")):
+        sheet = out / "cohorts" / name / "contact_sheet.png"
+        section.figures.append(ReportFigure(
+            sheet, f"Contact sheet of the {what} phantoms: a few radiographs of the cohort with their landmarks, "
+                   "to check at a glance that anatomy, exposure and annotations look plausible.",
+            name=f"cohort_{name}_contact_sheet"))
+    section.commands = _commands(steps, ["hip_cohort", "knee_cohort", "hip_store", "hip_split", "pelvis_cache",
+                                         "knee_cache"])
+    return section
+
+
+def _prior_section(out: Path, steps: Sequence[Any]) -> ReportSection:
+    bundle = "hip_osteophyte_prior"
+    section = ReportSection(
+        f"{bundle}: landmark CAM prior",
+        ["A ResNet-18 learns the four osteophyte labels from image-level labels only; the prior arm adds the "
+         "plateau-Gaussian landmark penalty on its class activation maps (λ = 2), the baseline is the same config "
+         "with λ = 0. Both are evaluated on the test split: ROC AUC, and Grad-CAM centre-of-mass and peak "
+         "distances to the target's landmarks on positive hips, baseline vs prior with paired Wilcoxon tests. "
+         f"Full report: `prior/report/report.md`; method and demo-scale results: `{BUNDLE_README.format(bundle)}`."],
+    )
+    report = out / "prior" / "report"
+    results = _read(report / "results.json")
+    if results is None:
+        return _missing(section, report / "results.json")
+    names = results.get("target_names", list(TARGETS))
+    auc = results.get("auc", {})
+    section.tables.append(ReportTable(
+        ["target", "AUC baseline", "AUC prior", "difference"],
+        [[t, _num(b), _num(p), _num(None if b is None or p is None else p - b)]
+         for t, b, p in zip(names, auc.get("baseline", []), auc.get("prior", []), strict=False)],
+        "Test ROC AUC per target."))
+    section.tables.append(ReportTable(
+        ["metric", "target", "n", "baseline mean", "prior mean", "mean difference", "p (Wilcoxon)"],
+        [[r["metric"].replace("_px", " (px)").replace("_", " "), r["target"], str(r["n"]), _num(r["baseline_mean"], 1),
+          _num(r["prior_mean"], 1), _num(r["mean_diff"], 1), _p(r["p_value"])]
+         for r in results.get("table1", []) if r["metric"] in ("com_distance_px", "peak_distance_px")],
+        "Grad-CAM distance to the target's nearest landmark on positive test hips (paper 001 Table 1 layout)."))
+    lesion = results.get("lesion_localisation", [])
+    if lesion:
+        section.tables.append(ReportTable(
+            ["target", "n", "pointing game baseline", "pointing game prior", "energy in lesion baseline",
+             "energy in lesion prior"],
+            [[r["target"], str(r["n"]), _num(r["pointing_baseline"]), _num(r["pointing_prior"]),
+              _num(r["energy_baseline"]), _num(r["energy_prior"])] for r in lesion],
+            "Phantom lesion masks: share of positive hips whose Grad-CAM peak lies inside the true lesion, and the "
+            "share of Grad-CAM energy inside it."))
+    captions = {
+        "roc_curves.png": "ROC curve of each target on the test split, baseline and prior; the AUC is in the legend.",
+        "localisation.png": "Grad-CAM centre-of-mass and peak distances to the landmarks per positive test hip, "
+                            "baseline vs prior: lower is closer to the anatomy the label is about.",
+        "mean_gradcam.png": "Mean Grad-CAM over the positive test hips per target with the mean landmarks (paper 001 "
+                            "Figure 4): where each model looks on average.",
+        "cooccurrence.png": "How often the four osteophyte labels occur together in the cohort (paper 001 Table 2): "
+                            "why a model can predict one target by looking at another.",
+        "gallery.png": "Cases where the two models differ most: the radiograph crop with the target's landmarks, "
+                       "the lesion outline and both Grad-CAMs.",
+    }
+    for name in results.get("figures", list(captions)):
+        section.figures.append(ReportFigure(report / name, captions.get(name, name)))
+    section.commands = _commands(steps, ["prior_baseline", "prior_prior", "prior_report"])
+    return section
+
+
+def _grading_section(out: Path, steps: Sequence[Any]) -> ReportSection:
+    bundle = "hip_osteophyte_grading"
+    section = ReportSection(
+        f"{bundle}: weak/strong multitask grading",
+        ["A global osteophyte head plus four ordinal heads (Cramér loss) trained with masked supervision: a few "
+         "hips carry the four OARSI grades (strong), every other training hip only the image-level label (weak). "
+         "Quadratic weighted kappa per head on the test split. The weak-to-strong sweep over five strategies is "
+         f"`hipmonai grading sweep` (see `{BUNDLE_README.format(bundle)}`)."],
+    )
+    report = out / "grading" / "report"
+    results = _read(report / "results.json")
+    if results is None:
+        return _missing(section, report / "results.json")
+    rows = []
+    for label, model in results.get("models", {}).items():
+        kappa = model.get("kappa", {})
+        rows.append([label, *(_num(kappa.get(t)) for t in TARGETS), _num(model.get("mean_kappa")),
+                     _num(model.get("global_accuracy")), str(model.get("n_hips"))])
+    section.tables.append(ReportTable(["model", *TARGETS, "mean κ", "global accuracy", "hips"], rows,
+                                      "Quadratic weighted kappa of the predicted OARSI grades on the test split."))
+    section.figures += [
+        ReportFigure(report / "confusion_matrices.png",
+                     "Confusion matrices (true grade rows, predicted grade columns) of each ordinal head: where "
+                     "the grades are confused, usually with their neighbours."),
+        ReportFigure(report / "gradcam_heads.png",
+                     f"Grad-CAM of each ordinal head for one test hip ({results.get('case', '')}): which region "
+                     "each head's grade comes from."),
+    ]
+    section.commands = _commands(steps, ["grading_masked", "grading_report"])
+    return section
+
+
+def _labelaug_section(out: Path, steps: Sequence[Any]) -> ReportSection:
+    bundle = "hip_landmark_labelaug"
+    section = ReportSection(
+        f"{bundle}: landmark detection with label augmentation",
+        ["A U-Net predicts 28 pelvis landmarks as heatmaps; the landmark labels start dilated and are eroded on a "
+         "curriculum, with the positive/negative re-weighting (S − N)/N. Errors on the test radiographs in the "
+         "model's pixels and in mm of the original image, and the femoral head circles fitted to the predicted "
+         f"contour points against the phantom's true circles. Method and demo results: "
+         f"`{BUNDLE_README.format(bundle)}`."],
+    )
+    evaluation = out / "labelaug" / "eval"
+    results = _read(evaluation / "results.json")
+    if results is None:
+        return _missing(section, evaluation / "results.json")
+    rows = []
+    for unit, key in (("model px", "model_px"), ("mm", "mm")):
+        block = results.get(key, {})
+        sdr = block.get("sdr", {})
+        rows.append([unit, _num(block.get("mre"), 2), _num(block.get("rmse"), 2),
+                     *(_num(100 * sdr[k], 1) if k in sdr else "n/a" for k in ("2", "2.5", "3", "4"))])
+    section.tables.append(ReportTable(
+        ["unit", "MRE", "RMSE", "SDR 2 (%)", "SDR 2.5 (%)", "SDR 3 (%)", "SDR 4 (%)"], rows,
+        f"Landmark errors over {results.get('n_images')} test radiographs × {results.get('n_landmarks')} landmarks "
+        f"({results.get('size_px')} px model input); SDR = share within the radius."))
+    circle_rows = []
+    for label, key in (("head centre error (mm)", "head_centre_error_vs_truth_mm"),
+                       ("head radius error (mm)", "head_radius_error_vs_truth_mm")):
+        block = results.get(key) or {}
+        circle_rows.append([label, str(block.get("n", "n/a")), _num(block.get("median"), 2),
+                            _num(block.get("p90"), 2), _num(block.get("max"), 2)])
+    section.tables.append(ReportTable(["femoral head circle", "hips", "median", "90th percentile", "max"],
+                                      circle_rows, "Circle fitted to the predicted head contour vs the true circle."))
+    section.figures += [
+        ReportFigure(evaluation / "cumulative_errors.png",
+                     "Cumulative distribution of the landmark errors: the share of landmarks within each error "
+                     "(higher and further left is better)."),
+        ReportFigure(evaluation / "gallery.png",
+                     "Test radiographs with the predicted landmarks and femoral head circles over the true ones."),
+    ]
+    section.commands = _commands(steps, ["labelaug_train", "labelaug_eval"])
+    return section
+
+
+def _knee_section(out: Path, steps: Sequence[Any]) -> ReportSection:
+    bundle = "knee_landmark_kneel"
+    section = ReportSection(
+        f"{bundle}: KNEEL knee landmarks",
+        ["Two hourglass networks with soft-argmax, trained with wing loss, MixUp and cutout: an ROI stage finds each "
+         "knee on the half images, and the landmark stage, initialised from the ROI model, localises 16 landmarks "
+         "per knee in a crop around it (left knees flipped), then re-centres on the predicted tibial centre. "
+         f"Errors in mm of the original radiograph. Method and demo results: `{BUNDLE_README.format(bundle)}`."],
+    )
+    evaluation = out / "knee" / "eval"
+    results = _read(evaluation / "results.json")
+    if results is None:
+        return _missing(section, evaluation / "results.json")
+    pck = results.get("pck", {})
+    section.tables.append(ReportTable(
+        ["knees", "PCK 1 mm (%)", "PCK 1.5 mm (%)", "PCK 2 mm (%)", "PCK 2.5 mm (%)", "outlier knees (%)",
+         "MRE (mm)", "ROI centre error, median (mm)", "s per radiograph"],
+        [[str(results.get("n_knees")), *(_num(pck.get(k), 1) for k in ("1.0", "1.5", "2.0", "2.5")),
+          _num(results.get("outliers_pct_knees"), 1), _num(results.get("mre_mm"), 2),
+          _num((results.get("roi_error_mm") or {}).get("median"), 2),
+          _num(results.get("seconds_per_radiograph"), 2)]],
+        "Two-stage pipeline on the test radiographs; PCK on landmarks "
+        f"{', '.join(str(i) for i in results.get('pck_landmarks', []))} (paper 004); an outlier knee has a "
+        "landmark 10 mm or more off."))
+    section.figures.append(ReportFigure(
+        evaluation / "cumulative_errors.png",
+        "Cumulative distribution of the landmark errors in mm per landmark group: the share of landmarks within "
+        "each error."))
+    section.commands = _commands(steps, ["knee_roi", "knee_landmarks", "knee_eval"])
+    return section
+
+
+def build_main_report(
+    out: str | os.PathLike,
+    steps: Sequence[Any],
+    step_seconds: Mapping[str, tuple[str, float]],
+    scale: Mapping[str, Any],
+    wall_seconds: float | None = None,
+    command: str = "make demo",
+) -> ReportDocument:
+    """The report of one main job run.
+
+    Args:
+        out: the job folder.
+        steps: the job's ``Step`` objects (for titles and reproduce commands).
+        step_seconds: ``{name: (status, seconds)}`` of this run (``"cached"`` steps report their earlier time).
+        scale: the job's sizes (``MainJobScale`` as a dict).
+        wall_seconds: the whole run's wall time (``None`` when unknown).
+        command: the command that ran the job.
+    """
+    out = Path(out)
+    ran = sum(1 for status, _ in step_seconds.values() if status == "done")
+    timing = (f"This run took {wall_seconds / 60:.1f} min of wall time ({ran} steps run, "
+              f"{len(step_seconds) - ran} reused from an earlier run)." if wall_seconds is not None else "")
+    document = ReportDocument(
+        "hipmonai main job: four radiograph methods on the phantom cohorts",
+        [f"Written by `{command}`. It generates the phantom cohorts, preprocesses them, trains and evaluates the "
+         "four bundles at the main job's scale and collects their results here. " + timing,
+         "The main job trains for minutes, not hours: its networks are narrower and its trainings shorter than the "
+         "papers' (and than each bundle's `demo.json`), so these numbers show that every step works end to end and "
+         "in which direction each method moves; the bundle READMEs report the longer demo runs and the acceptance "
+         "checks."],
+    )
+    document.sections += [
+        _cohort_section(out, scale, steps),
+        _prior_section(out, steps),
+        _grading_section(out, steps),
+        _labelaug_section(out, steps),
+        _knee_section(out, steps),
+    ]
+    step_rows = []
+    for step in steps:
+        status, seconds = step_seconds.get(step.name, ("not run", float("nan")))
+        step_rows.append([step.name, step.title, status, _num(seconds, 0)])
+    document.sections.append(ReportSection(
+        "Steps and timings",
+        ["Each step is one documented command; its log is `logs/<step>.log`. Steps run two at a time, one thread "
+         "each. A rerun reuses finished steps (their stamps are in `steps/`) unless their command or an input "
+         "step changed."],
+        tables=[ReportTable(["step", "what", "status", "seconds"], step_rows)],
+    ))
+    scale_rows = [[key, str(value)] for key, value in scale.items()]
+    document.sections[-1].tables.append(ReportTable(["setting", "value"], scale_rows, "Main job scale."))
+    return document
