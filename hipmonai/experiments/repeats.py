@@ -20,6 +20,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hipmonai.atomic import write_text_atomic
 from hipmonai.experiments.bundle import TrainingRun, evaluate_checkpoint, train_bundle
 
@@ -114,6 +116,40 @@ def _csv(rows: Sequence[Mapping[str, Any]]) -> str:
     return buffer.getvalue()
 
 
+def auc_summary(aucs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Per target, the test AUC of both arms across runs: means, the prior-minus-baseline difference (mean, sample
+    SD, min, max) and the two-sided Wilcoxon signed-rank p over the paired runs (NaN below 2 runs or all ties).
+
+    Args:
+        aucs: one entry per run, ``{"seed", "target_names", "baseline": [C], "prior": [C]}``.
+    """
+    from scipy.stats import wilcoxon
+
+    if not aucs:
+        return []
+    rows = []
+    for c, target in enumerate(aucs[0]["target_names"]):
+        pairs = [(e["baseline"][c], e["prior"][c]) for e in aucs
+                 if e["baseline"][c] is not None and e["prior"][c] is not None
+                 and math.isfinite(e["baseline"][c]) and math.isfinite(e["prior"][c])]
+        base = np.array([b for b, _ in pairs], dtype=float)
+        prior = np.array([p for _, p in pairs], dtype=float)
+        diff = prior - base
+        p_value = float("nan")
+        if len(diff) >= 2 and np.any(diff != 0):
+            p_value = float(wilcoxon(prior, base).pvalue)
+        nan = float("nan")
+        rows.append({"target": target, "n_runs": len(diff),
+                     "baseline": float(base.mean()) if len(diff) else nan,
+                     "prior": float(prior.mean()) if len(diff) else nan,
+                     "mean_diff": float(diff.mean()) if len(diff) else nan,
+                     "sd_diff": float(diff.std(ddof=1)) if len(diff) >= 2 else nan,
+                     "min_diff": float(diff.min()) if len(diff) else nan,
+                     "max_diff": float(diff.max()) if len(diff) else nan,
+                     "p_value": p_value})
+    return rows
+
+
 def _write_tables(out: Path, table_a1, table_a2, aucs, seeds) -> None:
     lines = ["# Repeated runs: baseline vs prior", "",
              f"Seeds (split and training): {', '.join(map(str, seeds))}. Per-run means on positive test hips; "
@@ -135,9 +171,19 @@ def _write_tables(out: Path, table_a1, table_a2, aucs, seeds) -> None:
         for c, target in enumerate(entry["target_names"]):
             lines.append(f"| {entry['seed']} | {target} | {_fmt(entry['baseline'][c], 3)} | "
                          f"{_fmt(entry['prior'][c], 3)} |")
+    summary = auc_summary(aucs)
+    if summary:
+        lines += ["", "## Test ROC AUC across runs (prior minus baseline, Wilcoxon signed-rank across runs)", "",
+                  "| Target | n runs | Baseline mean | Prior mean | Mean diff. | SD diff. | Min diff. | Max diff. "
+                  "| p |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['target']} | {r['n_runs']} | {_fmt(r['baseline'], 3)} | {_fmt(r['prior'], 3)} | "
+                  f"{_fmt(r['mean_diff'], 3)} | {_fmt(r['sd_diff'], 3)} | {_fmt(r['min_diff'], 3)} | "
+                  f"{_fmt(r['max_diff'], 3)} | {_fmt(r['p_value'], 3)} |"
+                  for r in summary]
     write_text_atomic(out / "repeats.md", "\n".join(lines) + "\n")
     write_text_atomic(out / "table_a1.csv", _csv(table_a1))
     write_text_atomic(out / "table_a2.csv", _csv(table_a2))
     write_text_atomic(out / "repeats.json", json.dumps(
-        {"seeds": seeds, "table_a1": table_a1, "table_a2": table_a2, "auc": aucs}, indent=2,
+        {"seeds": seeds, "table_a1": table_a1, "table_a2": table_a2, "auc": aucs, "auc_summary": summary}, indent=2,
         default=lambda v: None))
