@@ -39,8 +39,8 @@ class MainJobScale:
     grading_n_strong: int = 60
     labelaug_size_px: int = 128
     labelaug_every_epochs: int = 1
-    knee_roi_epochs: int = 8
-    knee_landmark_epochs: int = 10
+    knee_roi_epochs: int = 15
+    knee_landmark_epochs: int = 16
     knee_width: int = 8
     tiny_networks: bool = False
     batch_size: int | None = None
