@@ -102,6 +102,17 @@ def _prior_section(out: Path, steps: Sequence[Any]) -> ReportSection:
           _num(r["prior_mean"], 1), _num(r["mean_diff"], 1), _p(r["p_value"])]
          for r in results.get("table1", []) if r["metric"] in ("com_distance_px", "peak_distance_px")],
         "Grad-CAM distance to the target's nearest landmark on positive test hips (paper 001 Table 1 layout)."))
+    com = {r["target"]: r for r in results.get("table1", []) if r["metric"] == "com_distance_px"}
+    deltas = [None if b is None or p is None else p - b for b, p in zip(auc.get("baseline", []), auc.get("prior", []),
+                                                                     strict=False)]
+    overall = next((r for r in results.get("lesion_localisation", []) if r["target"] == "all"), None)
+    section.headline = (
+        "Grad-CAM centre-of-mass distance to the landmarks, baseline → prior: "
+        + ", ".join(f"{t} {_num(com[t]['baseline_mean'], 1)} → {_num(com[t]['prior_mean'], 1)} px "
+                    f"(p {_p(com[t]['p_value'])})" for t in names if t in com)
+        + "; AUC changes " + ", ".join("n/a" if d is None else f"{d:+.3f}" for d in deltas)
+        + ("" if overall is None else f"; pointing game {_num(overall['pointing_baseline'])} → "
+                                      f"{_num(overall['pointing_prior'])}"))
     lesion = results.get("lesion_localisation", [])
     if lesion:
         section.tables.append(ReportTable(
@@ -146,6 +157,9 @@ def _grading_section(out: Path, steps: Sequence[Any]) -> ReportSection:
         kappa = model.get("kappa", {})
         rows.append([label, *(_num(kappa.get(t)) for t in TARGETS), _num(model.get("mean_kappa")),
                      _num(model.get("global_accuracy")), str(model.get("n_hips"))])
+    first = next(iter(results.get("models", {}).values()), {})
+    section.headline = (f"mean quadratic κ {_num(first.get('mean_kappa'))} ("
+                        + ", ".join(f"{t} {_num(first.get('kappa', {}).get(t))}" for t in TARGETS) + ")")
     section.tables.append(ReportTable(["model", *TARGETS, "mean κ", "global accuracy", "hips"], rows,
                                       "Quadratic weighted kappa of the predicted OARSI grades on the test split."))
     section.figures += [
@@ -184,6 +198,10 @@ def _labelaug_section(out: Path, steps: Sequence[Any]) -> ReportSection:
         ["unit", "MRE", "RMSE", "SDR 2 (%)", "SDR 2.5 (%)", "SDR 3 (%)", "SDR 4 (%)"], rows,
         f"Landmark errors over {results.get('n_images')} test radiographs × {results.get('n_landmarks')} landmarks "
         f"({results.get('size_px')} px model input); SDR = share within the radius."))
+    centre = results.get("head_centre_error_vs_truth_mm") or {}
+    section.headline = (f"MRE {_num(results.get('model_px', {}).get('mre'), 2)} px at {results.get('size_px')} px "
+                        f"input ({_num(results.get('mm', {}).get('mre'), 2)} mm); femoral head centre error median "
+                        f"{_num(centre.get('median'), 2)} mm")
     circle_rows = []
     for label, key in (("head centre error (mm)", "head_centre_error_vs_truth_mm"),
                        ("head radius error (mm)", "head_radius_error_vs_truth_mm")):
@@ -217,6 +235,8 @@ def _knee_section(out: Path, steps: Sequence[Any]) -> ReportSection:
     if results is None:
         return _missing(section, evaluation / "results.json")
     pck = results.get("pck", {})
+    section.headline = (f"two-stage PCK at 2 mm {_num(pck.get('2.0'), 1)} % (1 mm {_num(pck.get('1.0'), 1)} %, "
+                        f"2.5 mm {_num(pck.get('2.5'), 1)} %); MRE {_num(results.get('mre_mm'), 2)} mm")
     section.tables.append(ReportTable(
         ["knees", "PCK 1 mm (%)", "PCK 1.5 mm (%)", "PCK 2 mm (%)", "PCK 2.5 mm (%)", "outlier knees (%)",
          "MRE (mm)", "ROI centre error, median (mm)", "s per radiograph"],
@@ -266,13 +286,14 @@ def build_main_report(
          "in which direction each method moves; the bundle READMEs report the longer demo runs and the acceptance "
          "checks."],
     )
-    document.sections += [
-        _cohort_section(out, scale, steps),
-        _prior_section(out, steps),
-        _grading_section(out, steps),
-        _labelaug_section(out, steps),
-        _knee_section(out, steps),
-    ]
+    bundles = [_prior_section(out, steps), _grading_section(out, steps), _labelaug_section(out, steps),
+               _knee_section(out, steps)]
+    document.sections.append(ReportSection(
+        "At a glance",
+        ["One line per bundle, test split of the phantom cohorts; the sections below have the tables and figures."],
+        tables=[ReportTable(["bundle", "result"],
+                            [[s.title.split(":")[0], s.headline or "no results"] for s in bundles])]))
+    document.sections += [_cohort_section(out, scale, steps), *bundles]
     step_rows = []
     for step in steps:
         status, seconds = step_seconds.get(step.name, ("not run", float("nan")))

@@ -42,13 +42,15 @@ class ReportFigure:
 
 @dataclass
 class ReportSection:
-    """A titled part of the report; ``paragraphs`` may contain ``code`` spans written with backticks."""
+    """A titled part of the report; ``paragraphs`` may contain ``code`` spans written with backticks; ``headline`` is
+    its result in one line, for a summary table (not rendered in the section itself)."""
 
     title: str
     paragraphs: list[str] = field(default_factory=list)
     tables: list[ReportTable] = field(default_factory=list)
     figures: list[ReportFigure] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
+    headline: str = ""
 
 
 @dataclass
