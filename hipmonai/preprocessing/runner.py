@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from hipmonai.atomic import write_text_atomic
-from hipmonai.errors import HipmonaiError, InputError
+from hipmonai.errors import HipmonaiError, InputError, input_error_cause
 from hipmonai.io.grades import SIDES, UNKNOWN_GRADE, read_grades_csv
 from hipmonai.io.landmark_groups import TARGETS
 from hipmonai.io.lesion_masks import lesion_channels, read_lesion_mask
@@ -166,8 +166,11 @@ def process_image(task: ImageTask, grades: dict[str, np.ndarray | None]) -> Imag
             item["lesion_mask"] = MetaTensor(lesions[side], affine=affine)
         try:
             out = _WORKER["chain"](item)
-        except InputError as err:
-            skip(str(err), side)
+        except Exception as err:  # MONAI's Compose wraps a transform's InputError in RuntimeError
+            cause = input_error_cause(err)
+            if cause is None:
+                raise
+            skip(str(cause), side)
             continue
         lesion = out.get("lesion_mask")
         record = ScanRecord(

@@ -231,3 +231,36 @@ def test_skipped_images_are_retried_when_resumed(hip_cohort, tmp_path):
     moved.rename(pts)
     summary = _run(cohort, tmp_path / "hip.h5", workers=1)
     assert summary["skipped"] == [] and summary["hips_written"] == 2 * len(list((cohort / "dicom").rglob("*.dcm")))
+
+
+def test_one_implausible_hip_is_skipped_and_the_other_hip_kept(hip_cohort, tmp_path):
+    """A transform's InputError reaches the runner wrapped in MONAI's RuntimeError; only that hip is skipped."""
+    cohort = tmp_path / "cohort"
+    shutil.copytree(hip_cohort, cohort)
+    pts = sorted((cohort / "landmarks").rglob("*.pts"))[0]
+    points = read_pts(pts)
+    left = slice(80, 160)
+    centre = np.nanmean(points[left], axis=0)
+    points[left] = centre + 6.0 * (points[left] - centre)  # a left femoral head six times too large
+    write_pts(pts, points)
+    summary = _run(cohort, tmp_path / "hip.h5", workers=1)
+    relative = str(pts.relative_to(cohort / "landmarks").with_suffix(".dcm"))
+    skipped = [e for e in summary["skipped"] if e["input"] == relative]
+    assert [e["side"] for e in skipped] == ["left"] and "plausible range" in skipped[0]["reason"]
+    subject, visit = Path(relative).parts[:2]
+    store = HipStore(tmp_path / "hip.h5")
+    assert f"{subject}/{visit}/right" in store and f"{subject}/{visit}/left" not in store
+
+
+def test_input_error_cause_looks_through_monai_wrapping():
+    from monai.transforms import Compose, Lambda
+
+    from hipmonai.errors import input_error_cause
+
+    def bad(_):
+        raise InputError("bad landmarks")
+
+    with pytest.raises(RuntimeError) as caught:
+        Compose([Compose([Lambda(bad)])])(1)
+    assert str(input_error_cause(caught.value)) == "bad landmarks"
+    assert input_error_cause(RuntimeError("other")) is None
