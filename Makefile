@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet torch==2.13.0
-	$(VENV)/bin/python -m pip install --quiet -e '.[test,tracking,deploy]'
-	$(VENV)/bin/python -m pip install --quiet --no-deps monai-deploy-app-sdk==4.0.0 holoscan-cu13==4.6.0
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,tracking,label,deploy]'
+	$(VENV)/bin/python -m pip install --quiet --no-deps monailabel==0.8.5 monai-deploy-app-sdk==4.0.0 holoscan-cu13==4.6.0
 	touch $(STAMP)
 
 setup: $(STAMP)
