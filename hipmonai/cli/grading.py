@@ -118,6 +118,7 @@ def _report(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     )
     from hipmonai.experiments.bundle import bundle_parser, load_checkpoint, split_loader
     from hipmonai.experiments.weak_strong_sweep import evaluate_grading_checkpoint
+    from hipmonai.io.strict_json import strict_json
 
     models = [(label, path, overrides) for label, path in args.models]
     if args.sweep is not None:
@@ -172,7 +173,7 @@ def _report(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
             f"(true grades {grades}; explained grade: {args.grade}): `gradcam_heads.png`. "
             "Confusion matrices (rows true grade, columns predicted): `confusion_matrices.png`.", ""]
     write_text_atomic(out / "report.md", "\n".join(text))
-    write_text_atomic(out / "results.json", json.dumps(
+    write_text_atomic(out / "results.json", strict_json(
         {"split": args.split, "case": case_key, "case_grades": grades, "explained": explained,
          "models": {label: {"checkpoint": str(ckpt), **metrics[label]} for label, ckpt, _ in models}}, indent=2))
     print(f"wrote {out / 'report.md'}")

@@ -24,6 +24,7 @@ import numpy as np
 
 from hipmonai.atomic import write_text_atomic
 from hipmonai.experiments.bundle import TrainingRun, evaluate_checkpoint, train_bundle
+from hipmonai.io.strict_json import strict_json
 
 __all__ = ["ARMS", "run_repeats"]
 
@@ -184,6 +185,6 @@ def _write_tables(out: Path, table_a1, table_a2, aucs, seeds) -> None:
     write_text_atomic(out / "repeats.md", "\n".join(lines) + "\n")
     write_text_atomic(out / "table_a1.csv", _csv(table_a1))
     write_text_atomic(out / "table_a2.csv", _csv(table_a2))
-    write_text_atomic(out / "repeats.json", json.dumps(
+    write_text_atomic(out / "repeats.json", strict_json(
         {"seeds": seeds, "table_a1": table_a1, "table_a2": table_a2, "auc": aucs, "auc_summary": summary}, indent=2,
         default=lambda v: None))

@@ -36,6 +36,7 @@ from hipmonai.atomic import write_text_atomic
 from hipmonai.data.weak_labels import RHO_VALUES, parse_rho
 from hipmonai.errors import InputError
 from hipmonai.experiments.bundle import bundle_parser, load_checkpoint, split_loader, train_bundle
+from hipmonai.io.strict_json import strict_json
 from hipmonai.losses.weak_strong import STRATEGIES
 
 __all__ = ["SELECTIONS", "SweepPoint", "evaluate_grading_checkpoint", "rho_label", "run_sweep", "sweep_points"]
@@ -329,5 +330,5 @@ def run_sweep(
     parts.append(f"Sweep wall time in this call: {time.perf_counter() - started:.0f} s.")
     write_text_atomic(out / "sweep_results.md", "\n".join(parts) + "\n")
     write_text_atomic(out / "sweep_results.csv", _csv(rows, targets))
-    write_text_atomic(out / "sweep_results.json", json.dumps({"findings": findings, "rows": rows}, indent=2))
+    write_text_atomic(out / "sweep_results.json", strict_json({"findings": findings, "rows": rows}, indent=2))
     return rows
