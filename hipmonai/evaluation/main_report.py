@@ -93,7 +93,7 @@ def _prior_section(out: Path, steps: Sequence[Any]) -> ReportSection:
     auc = results.get("auc", {})
     section.tables.append(ReportTable(
         ["target", "AUC baseline", "AUC prior", "difference"],
-        [[t, _num(b), _num(p), _num(None if b is None or p is None else p - b)]
+        [[t, _num(b), _num(p), "n/a" if b is None or p is None else f"{p - b:+.3f}"]
          for t, b, p in zip(names, auc.get("baseline", []), auc.get("prior", []), strict=False)],
         "Test ROC AUC per target."))
     section.tables.append(ReportTable(
@@ -277,6 +277,10 @@ def build_main_report(
     ran = sum(1 for status, _ in step_seconds.values() if status == "done")
     timing = (f"This run took {wall_seconds / 60:.1f} min of wall time ({ran} steps run, "
               f"{len(step_seconds) - ran} reused from an earlier run)." if wall_seconds is not None else "")
+    if ran < len(step_seconds):
+        total = sum(seconds for _, seconds in step_seconds.values())
+        timing += (f" The steps' own run times add up to {total / 60:.1f} min on two slots (see Steps and "
+                   "timings).")
     document = ReportDocument(
         "hipmonai main job: four radiograph methods on the phantom cohorts",
         [f"Written by `{command}`. It generates the phantom cohorts, preprocesses them, trains and evaluates the "

@@ -114,9 +114,9 @@ h1 { border-bottom: 2px solid #2b5d8a; padding-bottom: .3rem; }
 h2 { margin-top: 2.5rem; color: #2b5d8a; }
 nav ul { columns: 2; }
 table { border-collapse: collapse; margin: .5rem 0 1.2rem; font-size: .92rem; }
-th, td { border: 1px solid #c8d0da; padding: .25rem .55rem; text-align: right; }
+th, td { border: 1px solid #c8d0da; padding: .25rem .55rem; text-align: left; }
 th { background: #eef2f6; }
-td:first-child, th:first-child { text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 caption { caption-side: top; text-align: left; font-style: italic; padding-bottom: .3rem; }
 figure { margin: 1rem 0 1.8rem; }
 figure img { max-width: 100%; border: 1px solid #d5dbe3; }
@@ -124,6 +124,9 @@ figcaption { font-size: .92rem; color: #3b4656; margin-top: .3rem; }
 pre { background: #f5f7f9; padding: .6rem; overflow-x: auto; font-size: .85rem; }
 code { background: #f5f7f9; padding: 0 .2rem; }
 """
+
+
+_NUMBER = re.compile(r"[-+−]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*%?|n/a")
 
 
 def _inline(text: str) -> str:
@@ -152,7 +155,8 @@ def render_html(document: ReportDocument, figure_names: dict[int, str] | None = 
             if table.caption:
                 out.append(f"<caption>{_inline(table.caption)}</caption>")
             out.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in table.header) + "</tr>")
-            out += ["<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in table.rows]
+            out += ["<tr>" + "".join(f'<td class="num">{_inline(c)}</td>' if _NUMBER.fullmatch(str(c).strip())
+                                     else f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in table.rows]
             out.append("</table>")
         for figure in section.figures:
             caption = html.escape(figure.caption)

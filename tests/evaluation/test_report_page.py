@@ -46,6 +46,7 @@ def test_markdown_and_html_agree_and_escape(tmp_path):
     assert "| a\\|b | 1.000 |" in markdown and "![ROC curves.](figures/bundle_a_roc.png)" in markdown
     assert "figures/bundle_a_roc_2.png" in markdown, "two figures with one file name get distinct copies"
     assert "<title>Title &lt;&amp;&gt;</title>" in page and "<td>&lt;c&gt;</td>" in page
+    assert "<td class=\"num\">1.000</td>" in page and "<td class=\"num\">n/a</td>" in page
     assert "<code>code</code>" in page and "<script" not in page
     assert page.count("<figure>") == 3 and page.count('<section id="') == 2
 
