@@ -137,6 +137,7 @@ def run_steps(
     force: bool = False,
     echo: Callable[[str], None] = print,
     poll_s: float = 1.0,
+    heartbeat_s: float = 30.0,
 ) -> dict[str, StepResult]:
     """Run ``steps`` (a topological order) and return their results by name.
 
@@ -148,6 +149,7 @@ def run_steps(
         force: rerun every step even when its stamp matches.
         echo: where progress lines go.
         poll_s: seconds between looks at the running steps.
+        heartbeat_s: after this many seconds without a progress line, print which steps are running.
 
     Raises:
         StepFailed: the first step that fails, after the steps already running have finished (their stamps are
@@ -167,9 +169,14 @@ def run_steps(
     running: dict[str, tuple[subprocess.Popen, float, int, object]] = {}
     failed: StepResult | None = None
     total, started_all = len(steps), time.perf_counter()
+    last_line = [time.perf_counter()]
 
     def progress() -> str:
         return f"[{len(results)}/{total} steps, {_minutes(time.perf_counter() - started_all)}]"
+
+    def say(text: str) -> None:
+        last_line[0] = time.perf_counter()
+        echo(text)
 
     while pending or running:
         # start every ready step while a slot is free (cached ones finish at once)
@@ -183,7 +190,7 @@ def run_steps(
             if cached is not None:
                 pending.remove(step)
                 results[step.name] = StepResult(step, "cached", cached, logs / f"{step.name}.log")
-                echo(f"{progress()} cached   {step.title}")
+                say(f"{progress()} cached   {step.title}")
                 continue
             if len(running) >= slots:
                 continue
@@ -196,10 +203,14 @@ def run_steps(
             process = subprocess.Popen(step.command(), cwd=step.cwd, env=env, stdout=handle,
                                        stderr=subprocess.STDOUT)
             running[step.name] = (process, time.perf_counter(), 0, handle)
-            echo(f"{progress()} started  {step.title}")
+            say(f"{progress()} started  {step.title}")
         if not running:  # every ready step has started, so nothing can progress any more
             break
         time.sleep(poll_s)
+        if time.perf_counter() - last_line[0] >= heartbeat_s:
+            now = time.perf_counter()
+            say(f"{progress()}   running: " + ", ".join(f"{next(s.title for s in steps if s.name == n)} "
+                                                         f"({_minutes(now - r[1])})" for n, r in running.items()))
         for name, (process, start, shown, handle) in list(running.items()):
             step = next(s for s in steps if s.name == name)
             log_path = logs / f"{name}.log"
@@ -207,7 +218,7 @@ def run_steps(
                 epoch = _last_epoch(log_path)
                 if epoch > shown:
                     running[name] = (process, start, epoch, handle)
-                    echo(f"{progress()}   {step.title}: epoch {epoch}/{step.epochs} "
+                    say(f"{progress()}   {step.title}: epoch {epoch}/{step.epochs} "
                          f"({_minutes(time.perf_counter() - start)})")
             code = process.poll()
             if code is None:
@@ -221,12 +232,12 @@ def run_steps(
                      "finished": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=1))
                 results[name] = StepResult(step, "done", seconds, log_path)
                 rerun.add(name)
-                echo(f"{progress()} done     {step.title} in {_minutes(seconds)}")
+                say(f"{progress()} done     {step.title} in {_minutes(seconds)}")
             else:
                 result = StepResult(step, "failed", seconds, log_path, code, _tail(log_path))
                 failed = failed or result
                 results[name] = result
-                echo(f"{progress()} FAILED   {step.title} (exit {code}); log: {log_path}")
+                say(f"{progress()} FAILED   {step.title} (exit {code}); log: {log_path}")
     if failed is not None:
         raise StepFailed(failed)
     return results

@@ -91,3 +91,10 @@ def test_graph_is_validated(tmp_path):
         run_steps([Step("a", "a", ("true",), tmp_path), Step("a", "a", ("true",), tmp_path)], tmp_path / "job")
     with pytest.raises(InputError, match="lowercase"):
         run_steps([Step("A-1", "a", ("true",), tmp_path)], tmp_path / "job")
+
+
+def test_quiet_steps_get_a_heartbeat(tmp_path):
+    step = Step("slow", "slow step", ("python", "-c", "import time; time.sleep(0.6)"), tmp_path)
+    echoed = []
+    run_steps([step], tmp_path / "job", echo=echoed.append, poll_s=0.1, heartbeat_s=0.25)
+    assert any("running: slow step (" in line for line in echoed), echoed
