@@ -58,6 +58,7 @@ def knee_data(tmp_path_factory) -> Path:
     (TRAIN, "train"),
     (ROI, "train"),
     ([*TRAIN, str(CONFIGS / "demo.json")], "train"),
+    ([*TRAIN, str(CONFIGS / "demo.json"), str(CONFIGS / "cosine_lr.json")], "train"),
     ([*TRAIN, str(CONFIGS / "evaluate.json")], "train"),
     (INFER, "inference"),
     ([*INFER, str(CONFIGS / "evaluate_pipeline.json")], "inference"),
@@ -198,3 +199,24 @@ def test_missing_roi_checkpoint_is_a_clear_error(knee_data, tmp_path):
         train.parser.get_parsed_content("network")
     assert isinstance(info.value.__cause__, InputError)
     assert "model_roi.pt: checkpoint not found" in str(info.value.__cause__)
+
+
+def test_cosine_lr_override_appends_a_scheduler_that_decays_over_max_epochs():
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config([*TRAIN, str(CONFIGS / "cosine_lr.json")])
+    parser["bundle_root"] = str(BUNDLE)
+    parser["max_epochs"] = 4
+    # the bundle's optimizer needs the network, which needs a prepared dataset; an Adam on one tensor stands in
+    parser["optimizer"] = "$torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=@learning_rate)"
+    handlers = parser["train#handlers"]
+    assert [h["_target_"] for h in handlers][-1] == "LrScheduleHandler" and len(handlers) == 3
+    scheduler = parser.get_parsed_content("lr_scheduler")
+    rates = []
+    for _ in range(4):
+        rates.append(scheduler.optimizer.param_groups[0]["lr"])
+        scheduler.step()
+    base = parser.get_parsed_content("learning_rate")
+    assert rates[0] == pytest.approx(base) and rates == sorted(rates, reverse=True)
+    assert scheduler.optimizer.param_groups[0]["lr"] == pytest.approx(base * 0.01)
