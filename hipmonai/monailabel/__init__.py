@@ -12,7 +12,8 @@ __all__ = ["HipLandmarkInferTask", "HipOsteophyteInferTask", "monailabel_availab
 
 
 def monailabel_available() -> bool:
-    """Whether ``monailabel`` can be imported here."""
+    """Whether ``monailabel`` is installed here (found, not imported: its import also needs ``torchvision.utils``,
+    see docs/ecosystem.md)."""
     return importlib.util.find_spec("monailabel") is not None
 
 

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 try:
     from monailabel.interfaces.tasks.infer_v2 import InferType
     from monailabel.tasks.infer.bundle import BundleInferTask
@@ -102,9 +104,13 @@ class HipLandmarkInferTask(_ConfiguredBundleInferTask):
 class HipOsteophyteInferTask(_ConfiguredBundleInferTask):
     """The ``hip_osteophyte_prior`` bundle as a MONAI Label classification task on a preprocessed hip crop.
 
-    Request ``{"image": crop file, "device": "cpu"}`` with a 2-D ``(W, H)`` crop as NIfTI or NumPy (what
-    :class:`hipmonai.data.LoadHipScan` gives as ``image[0]``) ->
-    ``(None, {"prediction": [{"idx", "label", "score"}, ...]})`` with the four targets' sigmoid scores.
+    Request ``{"image": crop, "device": "cpu"}`` where ``crop`` is what ``hipmonai preprocess`` stores, given as
+    ``(1, W, H)`` or ``(W, H)`` (x = columns first, as :class:`hipmonai.data.LoadHipScan` gives ``image``): a NIfTI
+    or NumPy (``.npy``) file, or a NumPy array / tensor. It is used as it is (already spacing-resampled, cropped and
+    percentile-scaled; no resizing). Returns ``(None, {"prediction": [{"idx", "label", "score"}, ...]})`` with the
+    four targets' sigmoid scores (the bundle's own ``postprocessing``), labels in ``channel_def`` order.
+
+    The bundle's ``preprocessing`` reads the HDF5 store, so this task loads the crop itself (:meth:`pre_transforms`).
     """
 
     def __init__(self, path: str | os.PathLike, conf: Mapping[str, str] | None = None,
@@ -116,14 +122,22 @@ class HipOsteophyteInferTask(_ConfiguredBundleInferTask):
         self.labels = {name: int(index) for index, name in channel_def.items()}
 
     def pre_transforms(self, data=None):
-        from monai.transforms import EnsureChannelFirstd, EnsureTyped, LoadImaged
+        """Load a file (``LoadImaged``) or wrap an array (MONAI Label's ``LoadImageTensord``); ``(1, W, H)`` float32."""
+        from monai.transforms import EnsureTyped, Lambdad, LoadImaged
+        from monailabel.transform.pre import LoadImageTensord
 
-        return [LoadImaged(keys="image", image_only=True),
-                EnsureChannelFirstd(keys="image", channel_dim="no_channel"),
-                EnsureTyped(keys="image", dtype="float32")]
+        return [LoadImageTensord(keys="image", load_image_d=LoadImaged(keys="image", image_only=True)),
+                Lambdad(keys="image", func=_crop_with_channel),
+                EnsureTyped(keys="image", dtype=torch.float32)]
 
-    def post_transforms(self, data=None):
-        from monai.transforms import Activationsd
 
-        return [Activationsd(keys="pred", sigmoid=True)]
+def _crop_with_channel(image: Any) -> Any:
+    """``(W, H)`` -> ``(1, W, H)``; ``(1, W, H)`` unchanged; any other shape is an :class:`~hipmonai.InputError`."""
+    shape = tuple(image.shape)
+    if len(shape) == 2:
+        return image[None]
+    if len(shape) == 3 and shape[0] == 1:
+        return image
+    from hipmonai.errors import InputError
 
+    raise InputError(f"a hip crop must be (W, H) or (1, W, H), got shape {shape}.")

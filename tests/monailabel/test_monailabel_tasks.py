@@ -84,22 +84,53 @@ def test_landmark_task_returns_named_points_and_femoral_heads(hip_cohort, tmp_pa
     mm = np.array([[p["x_mm"], p["y_mm"]] for p in result["landmarks"]])
     np.testing.assert_allclose(mm, px * np.asarray(spacing), rtol=1e-4)
     assert np.isfinite(px).all()  # random weights may point into the square padding, outside the image
-    assert set(result["femoral_heads"]) <= {"right", "left"}
-    json.dumps(result)
+    assert set(result["femoral_heads"]) == {"right", "left"}  # detector points are always finite
+    for circle in result["femoral_heads"].values():
+        assert set(circle) == {"centre_x_mm", "centre_y_mm", "radius_mm"}
+    json.loads(json.dumps(result, allow_nan=False))
 
 
-def test_osteophyte_task_returns_four_scores(tmp_path):
+@pytest.fixture(scope="module")
+def osteophyte_task(tmp_path_factory):
     pytest.importorskip("monailabel")
     from hipmonai.monailabel import HipOsteophyteInferTask
 
-    bundle = _bundle_copy("hip_osteophyte_prior", tmp_path, {"widen_factor": 0.125})
-    task = HipOsteophyteInferTask(bundle, config_files=["configs/tiny.json"])
-    crop = tmp_path / "crop.npy"
-    np.save(crop, np.random.default_rng(0).random((224, 224), dtype=np.float32))
-    label, result = task({"image": str(crop), "device": "cpu"})
+    bundle = _bundle_copy("hip_osteophyte_prior", tmp_path_factory.mktemp("prior"), {"widen_factor": 0.125})
+    return HipOsteophyteInferTask(bundle, config_files=["configs/tiny.json"])
+
+
+def _crop_input(kind: str, tmp: Path):
+    """A ``(1, W, H)`` or ``(W, H)`` 224 px crop as a file path or an in-memory array."""
+    crop = np.random.default_rng(0).random((1, 224, 224), dtype=np.float32)
+    if kind == "npy_2d":
+        np.save(tmp / "crop.npy", crop[0])
+        return str(tmp / "crop.npy")
+    if kind == "npy_1wh":
+        np.save(tmp / "crop.npy", crop)
+        return str(tmp / "crop.npy")
+    if kind == "nifti_2d":
+        import nibabel
+
+        nibabel.save(nibabel.Nifti1Image(crop[0], np.eye(4)), tmp / "crop.nii.gz")
+        return str(tmp / "crop.nii.gz")
+    return crop if kind == "array_1wh" else torch.from_numpy(crop[0])
+
+
+@pytest.mark.parametrize("kind", ["npy_2d", "npy_1wh", "nifti_2d", "array_1wh", "tensor_2d"])
+def test_osteophyte_task_returns_four_scores(osteophyte_task, kind, tmp_path):
+    label, result = osteophyte_task({"image": _crop_input(kind, tmp_path), "device": "cpu"})
+    assert label is None
     predictions = result["prediction"]
     assert [p["label"] for p in predictions] == ["osteo_fem_sup", "osteo_fem_inf", "osteo_acet_sup", "osteo_acet_inf"]
+    assert [p["idx"] for p in predictions] == [0, 1, 2, 3]
     assert all(0.0 <= p["score"] <= 1.0 for p in predictions)
+
+
+def test_osteophyte_task_rejects_a_multichannel_crop(osteophyte_task):
+    from hipmonai.errors import InputError
+
+    with pytest.raises(InputError, match=r"\(3, 224, 224\)"):
+        osteophyte_task({"image": np.zeros((3, 224, 224), np.float32), "device": "cpu"})
 
 
 def test_missing_extra_config_is_a_clear_error(tmp_path):
