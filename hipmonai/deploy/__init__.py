@@ -4,6 +4,6 @@ the result as a DICOM Comprehensive SR (:mod:`hipmonai.deploy.sr`), and the MONA
 
 from __future__ import annotations
 
-from hipmonai.deploy.hip_analysis import HipAnalysis, HipRadiographAnalyzer, RadiographAnalysis
+from hipmonai.deploy.hip_analysis import CHECKPOINT_NAMES, HipAnalysis, HipRadiographAnalyzer, RadiographAnalysis
 
-__all__ = ["HipAnalysis", "HipRadiographAnalyzer", "RadiographAnalysis"]
+__all__ = ["CHECKPOINT_NAMES", "HipAnalysis", "HipRadiographAnalyzer", "RadiographAnalysis"]

@@ -32,6 +32,7 @@ from monai.deploy.conditions import CountCondition
 from monai.deploy.core import AppContext, Application, Fragment, Operator, OperatorSpec
 from monai.deploy.operators import DICOMDataLoaderOperator, DICOMSeriesSelectorOperator
 
+from hipmonai.deploy.hip_analysis import CHECKPOINT_NAMES
 from hipmonai.errors import InputError
 
 __all__ = ["CHECKPOINT_NAMES", "HipAnalysisOperator", "HipOsteoarthritisApp", "HipSRWriterOperator",
@@ -39,9 +40,6 @@ __all__ = ["CHECKPOINT_NAMES", "HipAnalysisOperator", "HipOsteoarthritisApp", "H
 
 logger = logging.getLogger(__name__)
 
-#: File names expected in the models folder, per analyser model.
-CHECKPOINT_NAMES = {"landmarks": "hip_landmark_labelaug.pt", "prior": "hip_osteophyte_prior.pt",
-                    "grading": "hip_osteophyte_grading.pt"}
 XRAY_RULES = json.dumps({"selections": [{"name": "radiographs", "conditions": {"Modality": "(?i)^(DX|CR)$"}}]})
 
 
@@ -105,8 +103,11 @@ class HipAnalysisOperator(Operator):
                             raise InputError("the DICOM instance has no file to read")
                         analyses.append((dataset, self.analyzer.analyze_file(path), None))
                     except InputError as err:
-                        logger.warning("not analysed: %s", err)
-                        analyses.append((dataset, None, str(err)))
+                        # the reason must not carry the file path (exports often name files after the patient)
+                        reason = str(err).replace(str(path), "<image>") if path else str(err)
+                        reason = reason.replace(Path(path).name, "<image>") if path else reason
+                        logger.warning("not analysed: %s", reason)
+                        analyses.append((dataset, None, reason))
         op_output.emit(analyses, "analyses")
 
 

@@ -27,9 +27,12 @@ import torch
 
 from hipmonai.errors import InputError, input_error_cause
 
-__all__ = ["HipAnalysis", "HipRadiographAnalyzer", "RadiographAnalysis"]
+__all__ = ["CHECKPOINT_NAMES", "HipAnalysis", "HipRadiographAnalyzer", "RadiographAnalysis"]
 
 ACCEPTED_MODALITIES = ("DX", "CR")
+#: File names of the three checkpoints in a models folder (the MONAI Deploy app's ``-m``), per analyser model.
+CHECKPOINT_NAMES = {"landmarks": "hip_landmark_labelaug.pt", "prior": "hip_osteophyte_prior.pt",
+                    "grading": "hip_osteophyte_grading.pt"}
 
 
 @dataclass

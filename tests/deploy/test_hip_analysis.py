@@ -30,7 +30,7 @@ NAMES = {"landmarks": "hip_landmark_labelaug", "prior": "hip_osteophyte_prior", 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
     """A models folder as the Deploy app expects it: three random-weight checkpoints and models.json."""
-    from hipmonai.deploy.app import CHECKPOINT_NAMES
+    from hipmonai.deploy import CHECKPOINT_NAMES
     from hipmonai.experiments.bundle import bundle_parser
 
     folder = tmp_path_factory.mktemp("deploy_models")
@@ -44,21 +44,12 @@ def models(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def analyzer(models):
-    from hipmonai.deploy.app import load_models_folder
-
-    pytest.importorskip("monai.deploy", reason="load_models_folder lives in the Deploy app module")
-    return load_models_folder(models)
-
-
-@pytest.fixture(scope="module")
 def radiograph(hip_cohort) -> Path:
     return sorted((hip_cohort / "dicom").rglob("*.dcm"))[0]
 
 
 def _analyzer(models):
-    from hipmonai.deploy import HipRadiographAnalyzer
-    from hipmonai.deploy.app import CHECKPOINT_NAMES
+    from hipmonai.deploy import CHECKPOINT_NAMES, HipRadiographAnalyzer
 
     return HipRadiographAnalyzer.from_bundles({k: models / CHECKPOINT_NAMES[k] for k in NAMES}, configs=CONFIGS,
                                               overrides=OVERRIDES)
