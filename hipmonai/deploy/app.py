@@ -14,7 +14,9 @@ Run (``-i`` a folder of DICOM files, ``-o`` where the SR files go, ``-m`` the mo
 ``MODELS_DIR`` holds ``hip_landmark_labelaug.pt``, ``hip_osteophyte_prior.pt`` and ``hip_osteophyte_grading.pt``
 (the bundles' ``model.pt`` files), and optionally ``models.json`` with the bundle config files and overrides each
 checkpoint was trained with, e.g. ``{"landmarks": {"configs": ["configs/inference.json", "configs/demo.json"]},
-"prior": {"configs": [...], "overrides": {"widen_factor": 0.5}}}`` (keys ``landmarks``, ``prior``, ``grading``).
+"prior": {"configs": [...], "overrides": {"widen_factor": 0.5}}, "crop": {"spacing_mm": 0.4, "crop_px": 224}}``
+(keys ``landmarks``, ``prior``, ``grading``; ``crop``: the hip crops the osteophyte checkpoints were trained on,
+default ``configs/preprocessing.json``).
 The SR files are named after the analysed image's ``source_uid_hash`` (no identifying value in file names), and
 ``analysis.json`` beside them lists every result. Patient and study attributes are not copied into the SR unless
 ``HIPMONAI_SR_COPY_PATIENT=1`` is set (PACS filing; see :mod:`hipmonai.deploy.sr`).
@@ -62,11 +64,14 @@ def load_models_folder(models_dir: str | os.PathLike, device: str = "cpu") -> An
     missing = [str(p) for p in models.values() if not p.is_file()]
     if missing:
         raise InputError(f"models folder {folder}: missing {missing}")
+    crop = settings.get("crop", {})
     return HipRadiographAnalyzer.from_bundles(
         models,
-        configs={k: v["configs"] for k, v in settings.items() if "configs" in v},
-        overrides={k: v["overrides"] for k, v in settings.items() if "overrides" in v},
+        configs={k: v["configs"] for k, v in settings.items() if isinstance(v, dict) and "configs" in v},
+        overrides={k: v["overrides"] for k, v in settings.items() if isinstance(v, dict) and "overrides" in v},
         device=device,
+        spacing_mm=crop.get("spacing_mm"),
+        crop_px=crop.get("crop_px"),
     )
 
 

@@ -143,6 +143,8 @@ class HipRadiographAnalyzer:
         configs: Mapping[str, Sequence[str]] | None = None,
         overrides: Mapping[str, Mapping[str, Any]] | None = None,
         device: str | torch.device = "cpu",
+        spacing_mm: float | None = None,
+        crop_px: int | None = None,
     ) -> HipRadiographAnalyzer:
         """Build the three networks from their bundles.
 
@@ -153,6 +155,9 @@ class HipRadiographAnalyzer:
                 ``"configs/demo.json"`` for demo-scale checkpoints).
             overrides: config id overrides per model.
             device: where the networks run.
+            spacing_mm, crop_px: the hip crops the osteophyte checkpoints were trained on (default
+                ``configs/preprocessing.json``: 0.4 mm, 224 px; e.g. 0.7 mm, 128 px for a store made with
+                ``--spacing 0.7 --crop 128``). The networks accept any size, so a mismatch would not raise.
 
         Raises:
             InputError: a checkpoint or bundle is missing, or a checkpoint does not fit its network.
@@ -178,17 +183,26 @@ class HipRadiographAnalyzer:
         detector = detector_from_parser(built["landmarks"][1], models["landmarks"], device=str(device))
         from hipmonai.io import TARGETS
 
-        return cls(detector, built["prior"][0], built["grading"][0], TARGETS, device=device)
+        return cls(detector, built["prior"][0], built["grading"][0], TARGETS, spacing_mm=spacing_mm, crop_px=crop_px,
+                   device=device)
 
-    def analyze_file(self, path: str | os.PathLike, spacing_xy_mm: Sequence[float] | None = None,
+    def analyze_file(self, path: str | os.PathLike | Any, spacing_xy_mm: Sequence[float] | None = None,
                      ) -> RadiographAnalysis:
         """Analyse one DICOM file (``spacing_xy_mm``: fallback for files without a usable spacing).
+
+        ``path`` may also be a pydicom ``Dataset`` read from a file (its ``filename`` is read again with the
+        project's reader, so every file goes through the same checks).
 
         Raises:
             InputError: not a DX/CR image, unreadable pixels, no spacing.
         """
         import pydicom
 
+        if isinstance(path, pydicom.Dataset):
+            filename = getattr(path, "filename", None)
+            if not filename or not Path(filename).is_file():
+                raise InputError("a pydicom Dataset without its file cannot be analysed; pass the file path")
+            path = filename
         try:
             header = pydicom.dcmread(path, stop_before_pixels=True)
         except Exception as err:  # pydicom raises several types for a foreign or corrupt file

@@ -148,3 +148,15 @@ def test_monai_deploy_app_writes_one_sr_per_radiograph(models, hip_cohort, tmp_p
     for path in files:
         source = pydicom.dcmread(path, stop_before_pixels=True)
         assert str(source.PatientName) not in log and source.PatientID not in log
+
+
+def test_a_pydicom_dataset_is_analysed_from_its_file(models, radiograph):
+    analyzer = _analyzer(models)
+    from_path = analyzer.analyze_file(radiograph)
+    from_dataset = analyzer.analyze_file(pydicom.dcmread(radiograph))
+    for a, b in zip(from_path.hips, from_dataset.hips, strict=True):
+        np.testing.assert_allclose(a.landmarks_px, b.landmarks_px)
+    in_memory = pydicom.dcmread(radiograph)
+    in_memory.filename = None
+    with pytest.raises(InputError, match="without its file"):
+        analyzer.analyze_file(in_memory)
