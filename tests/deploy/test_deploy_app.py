@@ -25,41 +25,15 @@ import pytest
 import torch
 
 from hipmonai.errors import InputError
-from hipmonai.paths import repo_root
 
-BUNDLES = repo_root() / "bundles"
-NAMES = {"landmarks": "hip_landmark_labelaug", "prior": "hip_osteophyte_prior", "grading": "hip_osteophyte_grading"}
-# the names HipOsteoarthritisApp expects in its models folder (hipmonai.deploy.app.CHECKPOINT_NAMES; not imported
-# here so that the framework-free tests run without monai-deploy-app-sdk)
-CHECKPOINTS = {"landmarks": "hip_landmark_labelaug.pt", "prior": "hip_osteophyte_prior.pt",
-               "grading": "hip_osteophyte_grading.pt"}
-CONFIGS = {key: ["configs/inference.json"] for key in NAMES}
-OVERRIDES = {"landmarks": {"channels": [4, 8, 16, 32, 64], "num_res_units": 0, "image_size_px": 64},
-             "prior": {"widen_factor": 0.125}, "grading": {"widen_factor": 0.125}}
 IDENTIFYING = ("PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "InstitutionName")
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory) -> Path:
-    """A models folder: three seeded random-weight, narrow checkpoints and the ``models.json`` that builds them."""
-    from hipmonai.experiments.bundle import bundle_parser
-
-    folder = tmp_path_factory.mktemp("deploy_app_models")
-    torch.manual_seed(1)
-    for key, bundle in NAMES.items():
-        network = bundle_parser(BUNDLES / bundle, CONFIGS[key], OVERRIDES[key]).get_parsed_content("network_def")
-        torch.save({"model": network.state_dict()}, folder / CHECKPOINTS[key])
-    (folder / "models.json").write_text(json.dumps({k: {"configs": CONFIGS[k], "overrides": OVERRIDES[k]}
-                                                    for k in NAMES}))
-    return folder
-
-
-@pytest.fixture(scope="module")
-def analyzer(models):
+def analyzer(tiny_analyzer_kwargs):
     from hipmonai.deploy import HipRadiographAnalyzer
 
-    return HipRadiographAnalyzer.from_bundles({k: models / CHECKPOINTS[k] for k in NAMES}, configs=CONFIGS,
-                                              overrides=OVERRIDES)
+    return HipRadiographAnalyzer.from_bundles(**tiny_analyzer_kwargs)
 
 
 class TruthDetector:
@@ -167,15 +141,16 @@ def test_missing_spacing_and_undecodable_pixels_are_input_errors(analyzer, hip_c
         analyzer.analyze_file(tmp_path / "no_pixels.dcm")
 
 
-def test_models_folder_errors(models, tmp_path):
+def test_models_folder_errors(tiny_models, tmp_path):
     pytest.importorskip("monai.deploy")
     pytest.importorskip("highdicom")
     from hipmonai.deploy.app import CHECKPOINT_NAMES, load_models_folder
 
-    assert CHECKPOINT_NAMES == CHECKPOINTS
-    for name in CHECKPOINTS.values():
-        shutil.copy(models / name, tmp_path / name)
-    (tmp_path / CHECKPOINTS["grading"]).unlink()
+    assert CHECKPOINT_NAMES == {"landmarks": "hip_landmark_labelaug.pt", "prior": "hip_osteophyte_prior.pt",
+                                "grading": "hip_osteophyte_grading.pt"}
+    for name in CHECKPOINT_NAMES.values():
+        shutil.copy(tiny_models / name, tmp_path / name)
+    (tmp_path / CHECKPOINT_NAMES["grading"]).unlink()
     with pytest.raises(InputError, match="missing .*hip_osteophyte_grading.pt"):
         load_models_folder(tmp_path)
     (tmp_path / "models.json").write_text("{not json")
@@ -200,7 +175,7 @@ def _run_app(study: Path, out: Path, models: Path, copy_patient: bool) -> subpro
     return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300, env=env)
 
 
-def test_app_on_a_mixed_study_writes_no_identifying_value(models, hip_cohort, tmp_path):
+def test_app_on_a_mixed_study_writes_no_identifying_value(tiny_models, hip_cohort, tmp_path):
     pytest.importorskip("monai.deploy")
     pytest.importorskip("highdicom")
     pytest.importorskip("holoscan")
@@ -220,7 +195,7 @@ def test_app_on_a_mixed_study_writes_no_identifying_value(models, hip_cohort, tm
     _new_series(no_spacing, "no_spacing")
     no_spacing.save_as(study / "dx_no_spacing.dcm")
 
-    done = _run_app(study, tmp_path / "out", models, copy_patient=False)
+    done = _run_app(study, tmp_path / "out", tiny_models, copy_patient=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads((tmp_path / "out" / "analysis.json").read_text())
     assert sorted(s["analysed"] for s in summary) == [False, True]  # CT not selected; one DX without spacing
@@ -241,7 +216,7 @@ def test_app_on_a_mixed_study_writes_no_identifying_value(models, hip_cohort, tm
     shutil.rmtree(study)
     study.mkdir()
     shutil.copy(dicom, study / "dx.dcm")
-    filed = _run_app(study, tmp_path / "filed", models, copy_patient=True)
+    filed = _run_app(study, tmp_path / "filed", tiny_models, copy_patient=True)
     assert filed.returncode == 0, filed.stdout[-3000:] + filed.stderr[-3000:]
     sr = pydicom.dcmread(next((tmp_path / "filed").glob("*.dcm")))
     assert sr.PatientID == source.PatientID and sr.StudyInstanceUID == source.StudyInstanceUID

@@ -14,33 +14,11 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
-import torch
 
 from hipmonai.errors import InputError
 from hipmonai.paths import repo_root
 
 BUNDLES = repo_root() / "bundles"
-CONFIGS = {"landmarks": ["configs/inference.json"], "prior": ["configs/inference.json"],
-           "grading": ["configs/inference.json"]}
-OVERRIDES = {"landmarks": {"channels": [4, 8, 16, 32, 64], "num_res_units": 0, "image_size_px": 64},
-             "prior": {"widen_factor": 0.125}, "grading": {"widen_factor": 0.125}}
-NAMES = {"landmarks": "hip_landmark_labelaug", "prior": "hip_osteophyte_prior", "grading": "hip_osteophyte_grading"}
-
-
-@pytest.fixture(scope="module")
-def models(tmp_path_factory) -> Path:
-    """A models folder as the Deploy app expects it: three random-weight checkpoints and models.json."""
-    from hipmonai.deploy import CHECKPOINT_NAMES
-    from hipmonai.experiments.bundle import bundle_parser
-
-    folder = tmp_path_factory.mktemp("deploy_models")
-    torch.manual_seed(0)
-    for key, bundle in NAMES.items():
-        network = bundle_parser(BUNDLES / bundle, CONFIGS[key], OVERRIDES[key]).get_parsed_content("network_def")
-        torch.save({"model": network.state_dict()}, folder / CHECKPOINT_NAMES[key])
-    settings = {k: {"configs": CONFIGS[k], "overrides": OVERRIDES[k]} for k in NAMES}
-    (folder / "models.json").write_text(json.dumps(settings))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -48,15 +26,14 @@ def radiograph(hip_cohort) -> Path:
     return sorted((hip_cohort / "dicom").rglob("*.dcm"))[0]
 
 
-def _analyzer(models):
-    from hipmonai.deploy import CHECKPOINT_NAMES, HipRadiographAnalyzer
+def _analyzer(kwargs):
+    from hipmonai.deploy import HipRadiographAnalyzer
 
-    return HipRadiographAnalyzer.from_bundles({k: models / CHECKPOINT_NAMES[k] for k in NAMES}, configs=CONFIGS,
-                                              overrides=OVERRIDES)
+    return HipRadiographAnalyzer.from_bundles(**kwargs)
 
 
-def test_analysis_of_one_radiograph(models, radiograph):
-    result = _analyzer(models).analyze_file(radiograph)
+def test_analysis_of_one_radiograph(tiny_analyzer_kwargs, radiograph):
+    result = _analyzer(tiny_analyzer_kwargs).analyze_file(radiograph)
     header = pydicom.dcmread(radiograph, stop_before_pixels=True)
     assert result.image_size_wh == (header.Columns, header.Rows)
     assert [h.side for h in result.hips] == ["right", "left"]
@@ -75,10 +52,10 @@ def test_analysis_of_one_radiograph(models, radiograph):
     json.dumps(result.as_dict())  # JSON-ready
 
 
-def test_sr_holds_the_results_and_no_identifying_value(models, radiograph, tmp_path):
+def test_sr_holds_the_results_and_no_identifying_value(tiny_analyzer_kwargs, radiograph, tmp_path):
     from hipmonai.deploy.sr import COMPREHENSIVE_SR, write_hip_sr
 
-    result = _analyzer(models).analyze_file(radiograph)
+    result = _analyzer(tiny_analyzer_kwargs).analyze_file(radiograph)
     source = pydicom.dcmread(radiograph, stop_before_pixels=True)
     assert str(source.PatientName) and source.PatientID, "the phantoms carry identifying values to leak"
     path = write_hip_sr(result, radiograph, tmp_path / "sr.dcm")
@@ -110,10 +87,10 @@ def test_sr_holds_the_results_and_no_identifying_value(models, radiograph, tmp_p
     assert filed.PatientID == source.PatientID and filed.StudyInstanceUID == source.StudyInstanceUID
 
 
-def test_clear_errors(models, radiograph, tmp_path):
+def test_clear_errors(tiny_analyzer_kwargs, radiograph, tmp_path):
     from hipmonai.deploy import HipRadiographAnalyzer
 
-    analyzer = _analyzer(models)
+    analyzer = _analyzer(tiny_analyzer_kwargs)
     ct = pydicom.dcmread(radiograph)
     ct.Modality = "CT"
     ct.save_as(tmp_path / "ct.dcm")
@@ -127,7 +104,7 @@ def test_clear_errors(models, radiograph, tmp_path):
                                             "grading": tmp_path / "none.pt"})
 
 
-def test_monai_deploy_app_writes_one_sr_per_radiograph(models, hip_cohort, tmp_path):
+def test_monai_deploy_app_writes_one_sr_per_radiograph(tiny_models, hip_cohort, tmp_path):
     pytest.importorskip("monai.deploy")
     pytest.importorskip("holoscan")
     inputs = tmp_path / "study"
@@ -136,7 +113,7 @@ def test_monai_deploy_app_writes_one_sr_per_radiograph(models, hip_cohort, tmp_p
     for k, path in enumerate(files):
         (inputs / f"{k}.dcm").write_bytes(path.read_bytes())
     out = tmp_path / "out"
-    command = (f"ulimit -s 32768; exec {sys.executable} -m hipmonai.deploy.app -i {inputs} -o {out} -m {models}")
+    command = (f"ulimit -s 32768; exec {sys.executable} -m hipmonai.deploy.app -i {inputs} -o {out} -m {tiny_models}")
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -150,8 +127,8 @@ def test_monai_deploy_app_writes_one_sr_per_radiograph(models, hip_cohort, tmp_p
         assert str(source.PatientName) not in log and source.PatientID not in log
 
 
-def test_a_pydicom_dataset_is_analysed_from_its_file(models, radiograph):
-    analyzer = _analyzer(models)
+def test_a_pydicom_dataset_is_analysed_from_its_file(tiny_analyzer_kwargs, radiograph):
+    analyzer = _analyzer(tiny_analyzer_kwargs)
     from_path = analyzer.analyze_file(radiograph)
     from_dataset = analyzer.analyze_file(pydicom.dcmread(radiograph))
     for a, b in zip(from_path.hips, from_dataset.hips, strict=True):
