@@ -35,6 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hipmonai.atomic import write_text_atomic
     from hipmonai.evaluation.main_report import build_main_report
     from hipmonai.evaluation.report_page import write_report_page
     from hipmonai.experiments.main_job import SCALES, main_job_steps, scale_summary
@@ -58,9 +59,8 @@ def run(args: argparse.Namespace) -> int:
     document = build_main_report(out, steps, step_seconds, scale_summary(scale), wall_seconds=wall,
                                  command=f"hipmonai demo --scale {args.scale}")
     written = write_report_page(document, out / "report")
-    (out / "report" / "timings.json").write_text(json.dumps(
+    write_text_atomic(out / "report" / "timings.json", json.dumps(
         {"wall_seconds": round(wall, 1), "steps": {k: {"status": s, "seconds": round(v, 1)}
-                                                    for k, (s, v) in step_seconds.items()}}, indent=1) + "\n",
-        encoding="utf-8")
+                                                    for k, (s, v) in step_seconds.items()}}, indent=1) + "\n")
     print(f"\ndone in {wall / 60:.1f} min; report: {written['html']} (and {written['markdown'].name})")
     return 0

@@ -109,8 +109,9 @@ class HipAnalysisOperator(Operator):
                         analyses.append((dataset, self.analyzer.analyze_file(path), None))
                     except InputError as err:
                         # the reason must not carry the file path (exports often name files after the patient)
-                        reason = str(err).replace(str(path), "<image>") if path else str(err)
-                        reason = reason.replace(Path(path).name, "<image>") if path else reason
+                        reason = str(err)
+                        if path:
+                            reason = reason.replace(str(path), "<image>").replace(Path(path).name, "<image>")
                         logger.warning("not analysed: %s", reason)
                         analyses.append((dataset, None, reason))
         op_output.emit(analyses, "analyses")

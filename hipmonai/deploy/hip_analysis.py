@@ -219,6 +219,7 @@ class HipRadiographAnalyzer:
         """Analyse a radiograph already read by :func:`hipmonai.readers.load_radiograph` (``(W, H)``, its meta)."""
         from monai.data import MetaTensor
 
+        from hipmonai.evaluation.grading import decode_multitask_output
         from hipmonai.inference import fit_head_circles
         from hipmonai.io.pts import POINTS_PER_HIP, mm_to_px
 
@@ -250,8 +251,6 @@ class HipRadiographAnalyzer:
             with torch.inference_mode():
                 prior = torch.sigmoid(self.prior_network(batch)[0].float()).cpu()
                 packed = self.grading_network(batch)[0].float().cpu()
-            from hipmonai.evaluation.grading import decode_multitask_output
-
             decoded = decode_multitask_output(packed, len(self.target_names))
             hip.osteophyte_probability = {t: float(p) for t, p in zip(self.target_names, prior, strict=True)}
             hip.any_osteophyte_probability = float(decoded[0])

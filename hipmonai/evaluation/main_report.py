@@ -49,9 +49,13 @@ def _commands(steps: Sequence[Any], names: Sequence[str]) -> list[str]:
     return [f"(cd {s.cwd} && {s.shell_text()})" for s in chosen]
 
 
-def _missing(section: ReportSection, what: Path) -> ReportSection:
-    section.paragraphs.append(f"No results: `{what}` was not written (see the step logs in `logs/`).")
-    return section
+def _results(section: ReportSection, folder: Path) -> dict[str, Any] | None:
+    """``folder/results.json`` of a bundle's evaluation step, or ``None`` with a note in ``section``."""
+    results = _read(folder / "results.json")
+    if results is None:
+        section.paragraphs.append(f"No results: `{folder / 'results.json'}` was not written (see the step logs in "
+                                  "`logs/`).")
+    return results
 
 
 def _cohort_section(out: Path, scale: Mapping[str, Any], steps: Sequence[Any]) -> ReportSection:
@@ -86,9 +90,9 @@ def _prior_section(out: Path, steps: Sequence[Any]) -> ReportSection:
          f"Full report: `prior/report/report.md`; method and demo-scale results: `{BUNDLE_README.format(bundle)}`."],
     )
     report = out / "prior" / "report"
-    results = _read(report / "results.json")
+    results = _results(section, report)
     if results is None:
-        return _missing(section, report / "results.json")
+        return section
     names = results.get("target_names", list(TARGETS))
     auc = results.get("auc", {})
     section.tables.append(ReportTable(
@@ -149,9 +153,9 @@ def _grading_section(out: Path, steps: Sequence[Any]) -> ReportSection:
          f"`hipmonai grading sweep` (see `{BUNDLE_README.format(bundle)}`)."],
     )
     report = out / "grading" / "report"
-    results = _read(report / "results.json")
+    results = _results(section, report)
     if results is None:
-        return _missing(section, report / "results.json")
+        return section
     rows = []
     for label, model in results.get("models", {}).items():
         kappa = model.get("kappa", {})
@@ -185,9 +189,9 @@ def _labelaug_section(out: Path, steps: Sequence[Any]) -> ReportSection:
          f"`{BUNDLE_README.format(bundle)}`."],
     )
     evaluation = out / "labelaug" / "eval"
-    results = _read(evaluation / "results.json")
+    results = _results(section, evaluation)
     if results is None:
-        return _missing(section, evaluation / "results.json")
+        return section
     rows = []
     for unit, key in (("model px", "model_px"), ("mm", "mm")):
         block = results.get(key, {})
@@ -231,9 +235,9 @@ def _knee_section(out: Path, steps: Sequence[Any]) -> ReportSection:
          f"Errors in mm of the original radiograph. Method and demo results: `{BUNDLE_README.format(bundle)}`."],
     )
     evaluation = out / "knee" / "eval"
-    results = _read(evaluation / "results.json")
+    results = _results(section, evaluation)
     if results is None:
-        return _missing(section, evaluation / "results.json")
+        return section
     pck = results.get("pck", {})
     section.headline = (f"two-stage PCK at 2 mm {_num(pck.get('2.0'), 1)} % (1 mm {_num(pck.get('1.0'), 1)} %, "
                         f"2.5 mm {_num(pck.get('2.5'), 1)} %); MRE {_num(results.get('mre_mm'), 2)} mm")

@@ -18,6 +18,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hipmonai.experiments.bundle import bundle_parser
 from hipmonai.experiments.step_runner import Step
 from hipmonai.paths import repo_root
 
@@ -154,7 +155,9 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
     if scale.tiny_networks:
         labelaug_common["channels"] = [4, 8, 16, 32, 64]
     run_dir = out / "labelaug" / "model"
-    labelaug_epochs = _curriculum_epochs(scale.labelaug_size_px, scale.labelaug_every_epochs)
+    # the curriculum's length as the bundle computes it (its max_epochs expression), for the progress lines
+    labelaug_epochs = int(bundle_parser(labelaug_bundle, labelaug_configs, labelaug_common).get_parsed_content(
+        "max_epochs"))
     add("labelaug_train", "hip_landmark_labelaug: train with the label curriculum",
         _bundle_run(labelaug_configs, {**labelaug_common, "ckpt_dir": run_dir, "output_dir": run_dir}),
         deps=["pelvis_cache"], cwd=labelaug_bundle, epochs=labelaug_epochs)
@@ -180,15 +183,6 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
          "configs/demo.json", *_sets(knee_common),
          "--out", out / "knee" / "eval"], deps=["knee_landmarks"])
     return steps
-
-
-def _curriculum_epochs(size_px: int, every_epochs: int) -> int:
-    """Epochs of the label-augmentation bundle's default curriculum at ``size_px`` (its ``max_epochs`` formula)."""
-    from hipmonai.handlers import DilationSchedule
-
-    schedule = DilationSchedule(initial=int(round(65 * size_px / 512)), step=max(1, int(round(10 * size_px / 512))),
-                                every_epochs=every_epochs, final=0)
-    return schedule.epochs_to_final() + every_epochs
 
 
 def scale_summary(scale: MainJobScale) -> dict[str, object]:

@@ -156,6 +156,7 @@ def run_steps(
             written, so a rerun continues from there).
     """
     _check_graph(steps)
+    by_name = {step.name: step for step in steps}
     out = Path(out)
     logs, stamps = out / "logs", out / "steps"
     logs.mkdir(parents=True, exist_ok=True)
@@ -209,10 +210,10 @@ def run_steps(
         time.sleep(poll_s)
         if time.perf_counter() - last_line[0] >= heartbeat_s:
             now = time.perf_counter()
-            say(f"{progress()}   running: " + ", ".join(f"{next(s.title for s in steps if s.name == n)} "
+            say(f"{progress()}   running: " + ", ".join(f"{by_name[n].title} "
                                                          f"({_minutes(now - r[1])})" for n, r in running.items()))
         for name, (process, start, shown, handle) in list(running.items()):
-            step = next(s for s in steps if s.name == name)
+            step = by_name[name]
             log_path = logs / f"{name}.log"
             if step.epochs:
                 epoch = _last_epoch(log_path)
