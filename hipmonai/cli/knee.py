@@ -79,6 +79,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     ablation.add_argument("--roi-checkpoint", type=Path, help="ROI model for the ROI-initialised arm (default: train)")
     ablation.add_argument("--reuse", nargs="*", type=parse_override, default=[], metavar="ARM=CHECKPOINT",
                           help="arms already trained with exactly their settings: evaluate this checkpoint instead")
+    ablation.add_argument("--fresh", action="store_true",
+                          help="train arms again that an earlier, interrupted call finished (their run.json)")
     ablation.set_defaults(func=run)
     return parser
 
@@ -116,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
 
         rows = run_kneel_ablation(args.bundle, args.config, args.out, arms=args.arms,
                                   roi_checkpoint=args.roi_checkpoint, overrides=overrides, split=args.split,
-                                  reuse=dict(args.reuse))
+                                  reuse=dict(args.reuse), resume=not args.fresh)
         print(format_table(rows))
         print(f"wrote {args.out / 'ablation.md'}")
         return 0

@@ -7,10 +7,11 @@ the bundle's documented command trains. Config file names are relative to the bu
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ __all__ = [
     "load_checkpoint",
     "split_loader",
     "train_bundle",
+    "train_or_resume",
 ]
 
 
@@ -200,3 +202,38 @@ def train_bundle(
         history=history,
         seconds=time.perf_counter() - started,
     )
+
+
+RUN_RECORD = "run.json"
+"""File name of a finished :class:`TrainingRun` in its ``run_dir``."""
+
+
+def train_or_resume(
+    bundle_dir: str | os.PathLike,
+    config_files: Sequence[str | os.PathLike],
+    run_dir: str | os.PathLike,
+    overrides: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    resume: bool = True,
+) -> TrainingRun:
+    """:func:`train_bundle`, recorded in ``run_dir/run.json``; with ``resume``, a finished run is read back instead.
+
+    An experiment interrupted between runs therefore goes on where it stopped. The record is written only after
+    training finished, so a run interrupted mid-training is trained again from the start.
+    """
+    from hipmonai.atomic import write_text_atomic
+
+    record = Path(run_dir) / RUN_RECORD
+    if resume and record.is_file():
+        return read_training_run(record)
+    run = train_bundle(bundle_dir, config_files, run_dir, overrides=overrides, name=name)
+    write_text_atomic(record, json.dumps(asdict(run), indent=2, default=str))
+    return run
+
+
+def read_training_run(record: str | os.PathLike) -> TrainingRun:
+    """The :class:`TrainingRun` that :func:`train_or_resume` recorded in ``record`` (a ``run.json``)."""
+    try:
+        return TrainingRun(**json.loads(Path(record).read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as err:
+        raise InputError(f"{record}: not a training run record ({err}); delete it to train the run again") from err

@@ -17,12 +17,11 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from hipmonai.atomic import write_text_atomic
-from hipmonai.experiments.bundle import TrainingRun, bundle_parser, train_bundle
+from hipmonai.experiments.bundle import bundle_parser, train_or_resume
 
 __all__ = ["PAPER_BOUNDARY", "PAPER_GRID", "PAPER_INPUT_PX", "grid_points", "run_grid"]
 
@@ -110,13 +109,8 @@ def run_grid(
     rows = []
     for lam, radius, sigma in points:
         run_dir = out / _run_name(lam, radius, sigma)
-        record = run_dir / "run.json"
-        if resume and record.is_file():
-            run = TrainingRun(**json.loads(record.read_text(encoding="utf-8")))
-        else:
-            run = train_bundle(bundle_dir, config_files, run_dir, name=run_dir.name, overrides={
-                **overrides, "lambda_prior": lam, "prior_radius_px": radius * scale, "prior_sigma_px": sigma * scale})
-            write_text_atomic(record, json.dumps(asdict(run), indent=2))
+        run = train_or_resume(bundle_dir, config_files, run_dir, name=run_dir.name, resume=resume, overrides={
+            **overrides, "lambda_prior": lam, "prior_radius_px": radius * scale, "prior_sigma_px": sigma * scale})
         rows.append({"lambda_prior": lam, "r_paper_px": radius, "sigma_paper_px": sigma,
                      "r_input_px": radius * scale, "sigma_input_px": sigma * scale,
                      "best_val_loss": run.best_val_loss, "best_epoch": run.best_epoch, "seconds": run.seconds,

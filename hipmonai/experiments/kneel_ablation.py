@@ -134,6 +134,7 @@ def run_kneel_ablation(
     overrides: Mapping[str, Any] | None = None,
     split: str = "test",
     reuse: Mapping[str, str | os.PathLike] | None = None,
+    resume: bool = True,
 ) -> list[dict[str, Any]]:
     """Train and evaluate the chosen arms; write ``ablation.json`` and ``ablation.md`` to ``out_dir``.
 
@@ -147,13 +148,16 @@ def run_kneel_ablation(
         overrides: id overrides for every run (e.g. ``{"max_epochs": 5}``).
         split: manifest split the checkpoints are evaluated on.
         reuse: ``{arm: checkpoint}`` of arms already trained with exactly the arm's settings (e.g. the bundle's own
-            ``models/model.pt`` for ``wing_mixup_cutout_roi_init``): evaluated, not trained again.
+            ``models/model.pt`` for ``wing_mixup_cutout_roi_init``, or an arm of another ablation folder): evaluated,
+            not trained again; its best epoch and training time come from a ``run.json`` beside the checkpoint.
+        resume: reuse the arms (and the ROI training) that an earlier, interrupted call finished (their
+            ``run.json``); ``False`` trains them again.
 
     Returns:
         One row per arm: ``{"arm", "label", "pck", "outliers_pct_knees", "mre_mm", "best_epoch", "seconds", ...}``.
     """
     from hipmonai.atomic import write_text_atomic
-    from hipmonai.experiments.bundle import train_bundle
+    from hipmonai.experiments.bundle import RUN_RECORD, read_training_run, train_or_resume
 
     names = list(ARMS) if arms is None else list(arms)
     unknown = [a for a in names if a not in ARMS]
@@ -166,7 +170,8 @@ def run_kneel_ablation(
     if [a for a in reuse if a not in names]:
         raise InputError(f"reused arms {sorted(set(reuse) - set(names))} are not among the arms {names}")
     if any(ARMS[a].get("init_from_roi") and a not in reuse for a in names) and roi_checkpoint is None:
-        roi_run = train_bundle(bundle_dir, [*config_files, "configs/roi.json"], out / "roi", common, name="roi")
+        roi_run = train_or_resume(bundle_dir, [*config_files, "configs/roi.json"], out / "roi", common, name="roi",
+                                  resume=resume)
         roi_checkpoint = str(Path(roi_run.run_dir) / "model_roi.pt")
     rows = []
     for arm in names:
@@ -175,8 +180,14 @@ def run_kneel_ablation(
             settings["roi_checkpoint"] = str(roi_checkpoint)
         if arm in reuse:
             checkpoint, best_epoch, best_val, seconds = reuse[arm], None, None, None
+            if not Path(checkpoint).is_file():
+                raise InputError(f"{checkpoint}: checkpoint to reuse for arm {arm!r} not found")
+            record = Path(checkpoint).parent / RUN_RECORD
+            if record.is_file():
+                run = read_training_run(record)
+                best_epoch, best_val, seconds = run.best_epoch, run.best_val_loss, run.seconds
         else:
-            run = train_bundle(bundle_dir, config_files, out / arm, settings, name=arm)
+            run = train_or_resume(bundle_dir, config_files, out / arm, settings, name=arm, resume=resume)
             checkpoint, best_epoch, best_val, seconds = run.checkpoint, run.best_epoch, run.best_val_loss, run.seconds
         result = evaluate_landmark_checkpoint(bundle_dir, config_files, checkpoint, split, common)
         rows.append({"arm": arm, "label": _LABELS[arm], "split": split, "checkpoint": str(checkpoint),

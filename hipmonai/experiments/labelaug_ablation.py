@@ -79,7 +79,7 @@ def run_labelaug_ablation(
     """
     from hipmonai.data.pelvis import load_pelvis_datalist
     from hipmonai.evaluation.landmark_detection import evaluate_detector
-    from hipmonai.experiments.bundle import bundle_parser, train_bundle
+    from hipmonai.experiments.bundle import bundle_parser, train_or_resume
     from hipmonai.preprocessing.detector import detector_from_parser
 
     chosen = list(arms or ARMS)
@@ -92,20 +92,14 @@ def run_labelaug_ablation(
     for arm in chosen:
         settings = {**dict(overrides or {}), **ARMS[arm]}
         run_dir = out / arm
-        record = run_dir / "run.json"
         if arm in reuse:
             checkpoint = Path(reuse[arm])
             if not checkpoint.is_file():
                 raise InputError(f"{checkpoint}: checkpoint to reuse for arm {arm!r} not found")
             seconds = None
-        elif record.is_file():
-            saved = json.loads(record.read_text(encoding="utf-8"))
-            checkpoint, seconds = Path(saved["checkpoint"]), saved["seconds"]
         else:
-            run = train_bundle(bundle_dir, config_files, run_dir, settings, name=arm)
+            run = train_or_resume(bundle_dir, config_files, run_dir, settings, name=arm)
             checkpoint, seconds = Path(run.checkpoint), run.seconds
-            write_text_atomic(record, json.dumps({"checkpoint": str(checkpoint), "seconds": seconds,
-                                                  "settings": settings, "history": run.history}, indent=1))
         parser = bundle_parser(bundle_dir, config_files, settings)
         detector = detector_from_parser(parser, checkpoint)
         items = load_pelvis_datalist(parser.get_parsed_content("datalist"), split)

@@ -16,14 +16,13 @@ import json
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hipmonai.atomic import write_text_atomic
-from hipmonai.experiments.bundle import TrainingRun, evaluate_checkpoint, train_bundle
+from hipmonai.experiments.bundle import evaluate_checkpoint, train_or_resume
 from hipmonai.io.strict_json import strict_json
 
 __all__ = ["ARMS", "run_repeats"]
@@ -34,15 +33,6 @@ ARMS = {"baseline": 0.0, "prior": None}
 
 def _fmt(value: float, digits: int = 1) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
-
-
-def _train_or_resume(bundle_dir, config_files, run_dir: Path, overrides: dict[str, Any], resume: bool) -> TrainingRun:
-    record = run_dir / "run.json"
-    if resume and record.is_file():
-        return TrainingRun(**json.loads(record.read_text(encoding="utf-8")))
-    run = train_bundle(bundle_dir, config_files, run_dir, overrides=overrides, name=run_dir.name)
-    write_text_atomic(record, json.dumps(asdict(run), indent=2))
-    return run
 
 
 def run_repeats(
@@ -92,7 +82,7 @@ def run_repeats(
             results = {}
             for arm, lam in ARMS.items():
                 arm_overrides = dict(common) if lam is None else {**common, "lambda_prior": lam}
-                run = _train_or_resume(bundle_dir, config_files, seed_dir / arm, arm_overrides, resume)
+                run = train_or_resume(bundle_dir, config_files, seed_dir / arm, arm_overrides, name=arm, resume=resume)
                 results[arm], _, _ = evaluate_checkpoint(bundle_dir, config_files, run.checkpoint, "test",
                                                          overrides=common)
             base, prior = results["baseline"], results["prior"]

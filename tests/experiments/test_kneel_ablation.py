@@ -58,8 +58,32 @@ def test_ablation_trains_roi_once_and_writes_one_table(knee_data, tmp_path):
 
     reused = run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path / "again", arms=["l1"],
                                 overrides=overrides, split="validation", reuse={"l1": rows[0]["checkpoint"]})
-    assert reused[0]["pck"] == rows[0]["pck"] and reused[0]["best_epoch"] is None
-    assert "reused" in (tmp_path / "again" / "ablation.md").read_text()
+    # the arm's run.json beside the checkpoint carries its best epoch and time into the new table
+    assert reused[0]["pck"] == rows[0]["pck"] and reused[0]["best_epoch"] == 1
+    (tmp_path / "l1" / "run.json").unlink()
+    reused = run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path / "again", arms=["l1"],
+                                overrides=overrides, split="validation", reuse={"l1": rows[0]["checkpoint"]})
+    assert reused[0]["best_epoch"] is None and "reused" in (tmp_path / "again" / "ablation.md").read_text()
+
+
+def test_ablation_resumes_finished_arms(knee_data, tmp_path, monkeypatch):
+    """An interrupted ablation goes on where it stopped: finished arms (run.json) are evaluated, not retrained."""
+    from hipmonai.experiments import bundle, kneel_ablation
+
+    overrides = {**TINY, "dataset_dir": str(knee_data)}
+    first = kneel_ablation.run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path, arms=["l1"],
+                                              overrides=overrides, split="validation")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished arm was trained again")
+
+    monkeypatch.setattr(bundle, "train_bundle", no_training)
+    again = kneel_ablation.run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path, arms=["l1"],
+                                              overrides=overrides, split="validation")
+    assert again[0]["pck"] == first[0]["pck"] and again[0]["seconds"] == first[0]["seconds"]
+    with pytest.raises(AssertionError, match="trained again"):
+        kneel_ablation.run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path, arms=["l1"],
+                                          overrides=overrides, split="validation", resume=False)
 
 
 def test_ablation_rejects_unknown_arms(tmp_path):
@@ -69,3 +93,5 @@ def test_ablation_rejects_unknown_arms(tmp_path):
         run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path, arms=["dropout"])
     with pytest.raises(InputError, match="reused arms \\['l2'\\]"):
         run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path, arms=["l1"], reuse={"l2": "x.pt"})
+    with pytest.raises(InputError, match="x.pt: checkpoint to reuse for arm 'l1' not found"):
+        run_kneel_ablation(BUNDLE, ["configs/train.json"], tmp_path, arms=["l1"], reuse={"l1": "x.pt"})
