@@ -1,5 +1,6 @@
 """Ablations of paper 004 Table 1 through the ``knee_landmark_kneel`` bundle: loss (L2, L1, wing), MixUp on/off,
-cutout on/off, and initialisation from the ROI model versus training from scratch.
+cutout on/off, and initialisation from the ROI model versus training from scratch; plus, beyond Table 1, MixUp as the
+authors' released code computes it (``mixup_weight_by="released_code"``, :mod:`hipmonai.losses.mixup`).
 
 Every arm is one landmark-stage training of the bundle (:func:`hipmonai.experiments.bundle.train_bundle`, i.e.
 ``ConfigWorkflow`` with the bundle's own config files plus the arm's id overrides), its checkpoint selected on the
@@ -34,6 +35,8 @@ ARMS: dict[str, dict[str, Any]] = {
     "l1": {"loss": {"_target_": "torch.nn.L1Loss"}, **_NO_AUG},
     "wing": {"loss": _WING, **_NO_AUG},
     "wing_mixup": {"loss": _WING, "use_mixup": True, "cutout_prob": 0.0, "init_from_roi": False},
+    "wing_mixup_released": {"loss": _WING, "use_mixup": True, "mixup_weight_by": "released_code", "cutout_prob": 0.0,
+                            "init_from_roi": False},
     "wing_mixup_cutout": {"loss": _WING, "use_mixup": True, "init_from_roi": False},
     "wing_mixup_cutout_roi_init": {"loss": _WING, "use_mixup": True, "init_from_roi": True},
 }
@@ -45,6 +48,7 @@ _LABELS = {
     "l1": "L1 loss",
     "wing": "Wing loss",
     "wing_mixup": "Wing + MixUp",
+    "wing_mixup_released": "Wing + MixUp as the authors' released code (λ, not λ', mixes; beyond Table 1)",
     "wing_mixup_cutout": "Wing + MixUp + cutout (from scratch)",
     "wing_mixup_cutout_roi_init": "Wing + MixUp + cutout, initialised from the ROI model",
 }

@@ -10,9 +10,16 @@ Per mini-batch (one draw per batch, as in the reference mixup-cifar10 code the p
   *shuffled* landmarks ``p2``. The mixed targets ``p'`` of Eq. 8 are never computed (the paper says so).
 
 Eq. 9 is written with the raw ``lambda`` while Eq. 7 mixes with ``lambda'``; :class:`KneelMixUp` follows the paper
-literally by default (``weight_by="lambda"``) and offers ``weight_by="lambda_prime"`` for the variant where both use
-``lambda'``. (The authors' released training loop skips Eq. 6 and uses the raw ``lambda`` in both places; that
-variant contradicts Eq. 6 and is not offered.)
+literally by default (``weight_by="lambda"``). Two variants:
+
+* ``weight_by="lambda_prime"``: both Eq. 7 and Eq. 9 use ``lambda'``.
+* ``weight_by="released_code"``: the authors' released training loop (``mixup_pass`` of their ``deep-pipeline``
+  package, called without ``max_lambda``) skips Eq. 6 and uses the raw ``lambda`` in both places,
+  ``x' = lambda x1 + (1 - lambda) x2`` and ``lambda L(p1, o1) + (1 - lambda) L(p2, o')``. The mixed term's target
+  ``p2`` is then weighted by ``x2``'s share of the mixed image. As printed, Eq. 9 weights ``p2`` by ``1 - lambda``
+  while ``x2``'s share is ``1 - lambda' <= 0.5``. When ``lambda < 0.5`` the larger weight thus asks the network
+  to find the landmarks of the *fainter* image. (The released code draws one ``lambda`` per image; one per batch
+  here, as for the other variants.)
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from monai.transforms import Randomizable
 
 __all__ = ["WEIGHT_BY", "KneelMixUp"]
 
-WEIGHT_BY = ("lambda", "lambda_prime")
+WEIGHT_BY = ("lambda", "lambda_prime", "released_code")
 
 
 class KneelMixUp(Randomizable):
@@ -37,8 +44,9 @@ class KneelMixUp(Randomizable):
 
     Args:
         alpha: Beta distribution parameter of Eq. 5, positive (paper: 0.75).
-        weight_by: which value weights the two terms of Eq. 9: ``"lambda"`` (paper, Eq. 9 as printed) or
-            ``"lambda_prime"``.
+        weight_by: which value weights the two terms of Eq. 9: ``"lambda"`` (paper, Eq. 9 as printed),
+            ``"lambda_prime"``, or ``"released_code"`` (raw ``lambda`` for the mixing of Eq. 7 as well; module
+            docstring).
 
     Attributes:
         lam: ``lambda`` of the last draw.
@@ -84,18 +92,27 @@ class KneelMixUp(Randomizable):
         _, _, perm = self._drawn(batch.shape[0])
         return batch[torch.as_tensor(perm, device=batch.device)]
 
+    @property
+    def mixing(self) -> float:
+        """The share of ``x1`` in the mixed images: ``lambda'`` (Eq. 7), or ``lambda`` for ``"released_code"``."""
+        if self.lam is None or self.lam_prime is None:
+            raise RuntimeError("call randomize(batch_size) before mix/shuffle/combine.")
+        return self.lam if self.weight_by == "released_code" else self.lam_prime
+
     def mix(self, images: torch.Tensor) -> torch.Tensor:
-        """Eq. 7: ``x' = lambda' x1 + (1 - lambda') x2`` for a batch ``x1`` of shape ``(B, ...)``."""
-        _, lam_prime, _ = self._drawn(images.shape[0])
-        return lam_prime * images + (1.0 - lam_prime) * self.shuffle(images)
+        """Eq. 7: ``x' = lambda' x1 + (1 - lambda') x2`` for a batch ``x1`` of shape ``(B, ...)`` (``lambda`` in
+        place of ``lambda'`` for ``"released_code"``)."""
+        self._drawn(images.shape[0])
+        share = self.mixing
+        return share * images + (1.0 - share) * self.shuffle(images)
 
     @property
     def weights(self) -> tuple[float, float]:
-        """The two weights of Eq. 9: ``(lambda, 1 - lambda)`` or, with ``weight_by="lambda_prime"``,
-        ``(lambda', 1 - lambda')``."""
+        """The two weights of Eq. 9: ``(lambda, 1 - lambda)`` (also for ``"released_code"``) or, with
+        ``weight_by="lambda_prime"``, ``(lambda', 1 - lambda')``."""
         if self.lam is None or self.lam_prime is None:
             raise RuntimeError("call randomize(batch_size) before reading the weights.")
-        value = self.lam if self.weight_by == "lambda" else self.lam_prime
+        value = self.lam_prime if self.weight_by == "lambda_prime" else self.lam
         return value, 1.0 - value
 
     def combine(self, loss_original: torch.Tensor, loss_mixed: torch.Tensor) -> torch.Tensor:

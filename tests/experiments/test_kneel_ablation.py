@@ -34,6 +34,7 @@ def test_arms_cover_table1_factors():
     assert ARMS["l2"]["loss"]["_target_"] == "torch.nn.MSELoss" and ARMS["l1"]["loss"]["_target_"] == "torch.nn.L1Loss"
     assert ARMS["wing"]["use_mixup"] is False and ARMS["wing_mixup"]["use_mixup"] is True
     assert ARMS["wing_mixup"]["cutout_prob"] == 0.0 and "cutout_prob" not in ARMS["wing_mixup_cutout"]
+    assert ARMS["wing_mixup_released"] == {**ARMS["wing_mixup"], "mixup_weight_by": "released_code"}
     assert ARMS["wing_mixup_cutout"]["init_from_roi"] is False and ARMS["wing_mixup_cutout_roi_init"]["init_from_roi"]
 
 

@@ -61,17 +61,19 @@ def test_mix_is_eq7_with_lambda_prime():
     np.testing.assert_array_equal(mixup.shuffle(x).numpy(), x.numpy()[perm])
 
 
-@pytest.mark.parametrize("weight_by", ["lambda", "lambda_prime"])
+@pytest.mark.parametrize("weight_by", ["lambda", "lambda_prime", "released_code"])
 def test_weights(weight_by):
     mixup = KneelMixUp(weight_by=weight_by).set_random_state(seed=4)
     mixup.randomize(3)
-    value = mixup.lam if weight_by == "lambda" else mixup.lam_prime
+    value = mixup.lam_prime if weight_by == "lambda_prime" else mixup.lam
     assert mixup.weights == (value, 1.0 - value)
     assert float(mixup.combine(torch.tensor(2.0), torch.tensor(10.0))) == pytest.approx(2 * value + 10 * (1 - value))
 
 
-def test_loss_composition_by_hand_on_a_linear_model():
+@pytest.mark.parametrize("weight_by", ["lambda", "released_code"])
+def test_loss_composition_by_hand_on_a_linear_model(weight_by):
     # Model o = a * mean(x) per landmark coordinate; L1 loss. Everything below is recomputed with numpy.
+    # "lambda": the paper (Eq. 7 mixes with lambda', Eq. 9 weights with lambda); "released_code": lambda in both.
     a = 0.7
     rng = np.random.default_rng(0)
     x1 = rng.normal(size=(4, 1, 3, 3))
@@ -80,7 +82,7 @@ def test_loss_composition_by_hand_on_a_linear_model():
     def model(images: torch.Tensor) -> torch.Tensor:
         return (a * images.mean(dim=(1, 2, 3)))[:, None, None].expand(-1, 2, 2)
 
-    mixup = KneelMixUp(alpha=0.75).set_random_state(seed=1)
+    mixup = KneelMixUp(alpha=0.75, weight_by=weight_by).set_random_state(seed=1)
     mixup.randomize(4)
     assert mixup.lam < 0.5 < mixup.lam_prime  # seed 1 draws lambda = 0.325: Eq. 7 and Eq. 9 weights differ
     x = torch.as_tensor(x1)
@@ -88,7 +90,8 @@ def test_loss_composition_by_hand_on_a_linear_model():
 
     lam, lam_prime, perm = mixup.lam, mixup.lam_prime, mixup.permutation
     o1 = a * x1.mean(axis=(1, 2, 3))[:, None, None]
-    x_mixed = lam_prime * x1 + (1 - lam_prime) * x1[perm]
+    share = lam_prime if weight_by == "lambda" else lam
+    x_mixed = share * x1 + (1 - share) * x1[perm]
     o_mixed = a * x_mixed.mean(axis=(1, 2, 3))[:, None, None]
     expected = lam * np.abs(o1 - p1).mean() + (1 - lam) * np.abs(o_mixed - p1[perm]).mean()
     assert float(got) == pytest.approx(expected, rel=1e-12)
