@@ -140,7 +140,8 @@ def run_kneel_ablation(
     reuse: Mapping[str, str | os.PathLike] | None = None,
     resume: bool = True,
 ) -> list[dict[str, Any]]:
-    """Train and evaluate the chosen arms; write ``ablation.json`` and ``ablation.md`` to ``out_dir``.
+    """Train and evaluate the chosen arms; write ``ablation.json``, ``ablation.md`` and ``cumulative_errors.png`` (one
+    curve per arm over ``TABLE1_LANDMARKS``, paper 004 Fig. 5 style) to ``out_dir``.
 
     Args:
         bundle_dir: the ``knee_landmark_kneel`` bundle folder.
@@ -162,6 +163,7 @@ def run_kneel_ablation(
     """
     from hipmonai.atomic import write_text_atomic
     from hipmonai.experiments.bundle import RUN_RECORD, read_training_run, train_or_resume
+    from hipmonai.inference.knee_pipeline import plot_cumulative_errors
 
     names = list(ARMS) if arms is None else list(arms)
     unknown = [a for a in names if a not in ARMS]
@@ -177,7 +179,7 @@ def run_kneel_ablation(
         roi_run = train_or_resume(bundle_dir, [*config_files, "configs/roi.json"], out / "roi", common, name="roi",
                                   resume=resume)
         roi_checkpoint = str(Path(roi_run.run_dir) / "model_roi.pt")
-    rows = []
+    rows, curves = [], {}
     for arm in names:
         settings = {**common, **ARMS[arm]}
         if settings.get("init_from_roi"):
@@ -198,7 +200,10 @@ def run_kneel_ablation(
                      "best_epoch": best_epoch, "best_val_mre_mm": best_val, "seconds": seconds,
                      **{k: v for k, v in result.items() if k != "errors_mm"}})
         (out / arm).mkdir(parents=True, exist_ok=True)
-        np.save(out / arm / "errors_mm.npy", np.asarray(result["errors_mm"], dtype=np.float32))
+        errors = np.asarray(result["errors_mm"], dtype=np.float32)
+        np.save(out / arm / "errors_mm.npy", errors)
+        curves[arm] = errors[:, list(TABLE1_LANDMARKS)]
+        plot_cumulative_errors(curves, out / "cumulative_errors.png")
         write_text_atomic(out / "ablation.json", json.dumps(rows, indent=1) + "\n")
         write_text_atomic(out / "ablation.md", format_table(rows))
     return rows

@@ -52,6 +52,7 @@ def test_ablation_trains_roi_once_and_writes_one_table(knee_data, tmp_path):
     assert all(r["n_knees"] == 2 and r["best_epoch"] == 1 and set(r["pck"]) == {"1.0", "1.5", "2.0", "2.5"}
                for r in rows)
     assert (tmp_path / "roi" / "model_roi.pt").is_file() and (tmp_path / "l1" / "errors_mm.npy").is_file()
+    assert (tmp_path / "cumulative_errors.png").read_bytes().startswith(b"\x89PNG")
     table = (tmp_path / "ablation.md").read_text()
     assert "L1 loss" in table and "initialised from the ROI model" in table and "0, 8, 9, 15" in table
 
