@@ -229,7 +229,8 @@ def _knee_section(out: Path, steps: Sequence[Any]) -> ReportSection:
     bundle = "knee_landmark_kneel"
     section = ReportSection(
         f"{bundle}: KNEEL knee landmarks",
-        ["Two hourglass networks with soft-argmax, trained with wing loss, MixUp and cutout: an ROI stage finds each "
+        ["Two hourglass networks with soft-argmax, trained with wing loss, MixUp (as the authors' released code "
+         "computes it) and cutout: an ROI stage finds each "
          "knee on the half images, and the landmark stage, initialised from the ROI model, localises 16 landmarks "
          "per knee in a crop around it (left knees flipped), then re-centres on the predicted tibial centre. "
          f"Errors in mm of the original radiograph. Method and demo results: `{BUNDLE_README.format(bundle)}`."],

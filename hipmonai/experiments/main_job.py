@@ -167,15 +167,18 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
          "--checkpoint", run_dir / "model.pt", "--truth", hip / "truth.csv", "--out", out / "labelaug" / "eval"],
         deps=["labelaug_train"])
 
-    # knee_landmark_kneel: ROI stage, then the landmark stage initialised from it, then the two-stage pipeline
+    # knee_landmark_kneel: ROI stage, then the landmark stage initialised from it, then the two-stage pipeline. Both
+    # stages train with MixUp as the authors' released code computes it: Eq. 9 as printed halves the phantoms' PCK
+    # (bundle README, Table 1 ablation)
     knee_bundle, knee_configs = bundles / "knee_landmark_kneel", ["configs/train.json", "configs/demo.json"]
     knee_common = {"dataset_dir": data / "knee", "width": scale.knee_width, "ckpt_dir": out / "knee" / "model", **batch}
+    knee_train = {**knee_common, "mixup_weight_by": "released_code"}
     add("knee_roi", "knee_landmark_kneel: train the ROI stage",
         _bundle_run([knee_configs[0], "configs/roi.json", knee_configs[1]],
-                    {**knee_common, "max_epochs": scale.knee_roi_epochs, "output_dir": out / "knee" / "roi"}),
+                    {**knee_train, "max_epochs": scale.knee_roi_epochs, "output_dir": out / "knee" / "roi"}),
         deps=["knee_cache"], cwd=knee_bundle, epochs=scale.knee_roi_epochs)
     add("knee_landmarks", "knee_landmark_kneel: train the landmark stage from the ROI model",
-        _bundle_run(knee_configs, {**knee_common, "max_epochs": scale.knee_landmark_epochs,
+        _bundle_run(knee_configs, {**knee_train, "max_epochs": scale.knee_landmark_epochs,
                                    "output_dir": out / "knee" / "landmarks"}),
         deps=["knee_roi"], cwd=knee_bundle, epochs=scale.knee_landmark_epochs)
     add("knee_eval", "knee_landmark_kneel: two-stage pipeline PCK and error curves",
