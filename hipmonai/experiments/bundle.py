@@ -20,11 +20,13 @@ import torch
 from hipmonai.errors import InputError
 
 __all__ = [
+    "RUN_RECORD",
     "TrainingRun",
     "bundle_parser",
     "config_paths",
     "evaluate_checkpoint",
     "load_checkpoint",
+    "read_training_run",
     "split_loader",
     "train_bundle",
     "train_or_resume",

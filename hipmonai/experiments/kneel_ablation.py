@@ -2,7 +2,7 @@
 cutout on/off, and initialisation from the ROI model versus training from scratch; plus, beyond Table 1, MixUp as the
 authors' released code computes it (``mixup_weight_by="released_code"``, :mod:`hipmonai.losses.mixup`).
 
-Every arm is one landmark-stage training of the bundle (:func:`hipmonai.experiments.bundle.train_bundle`, i.e.
+Every arm is one landmark-stage training of the bundle (:func:`hipmonai.experiments.bundle.train_or_resume`, i.e.
 ``ConfigWorkflow`` with the bundle's own config files plus the arm's id overrides), its checkpoint selected on the
 validation split by the bundle's key metric, then evaluated on ``split`` with the bundle's validation preprocessing
 (crops around the true tibial centre, as the paper's ablations). The table reports PCK at 1, 1.5, 2, 2.5 mm on
