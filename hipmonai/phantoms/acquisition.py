@@ -13,7 +13,7 @@ import numpy as np
 from hipmonai.phantoms.dicom_writer import TRANSFER_SYNTAXES
 from hipmonai.phantoms.geometry import Pose
 from hipmonai.phantoms.seeding import SeedLike, resolve
-from hipmonai.phantoms.xray import Exposure
+from hipmonai.phantoms.xray import Exposure, Film
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,12 @@ class AcquisitionParams:
         transfer_syntaxes: ``(name, weight)`` of the DICOM transfer syntaxes (``j2k``, ``explicit``, ``rle``).
         rotation_deg: maximum in-plane rotation of the anatomy.
         shift_mm: standard deviation of the anatomy's position in the field of view.
-        photons_per_mm2: quantum-noise fluence range, drawn log-uniformly per image (higher = less noise).
+        dose_ugy: detector air kerma range (µGy), drawn log-uniformly per image (higher = less quantum noise).
+        kvp: tube voltage range (kV).
+        collimation_prob: fraction of images with a visible collimation border.
+        collimation_angle_deg: standard deviation of the collimator's rotation (any angle is possible).
+        marker_prob: fraction of images with a lead L/R side marker.
+        text_prob: fraction of images with burned-in annotation text.
     """
 
     spacing_mm: float | None = None
@@ -39,7 +44,12 @@ class AcquisitionParams:
     transfer_syntaxes: tuple[tuple[str, float], ...] = (("j2k", 0.82), ("explicit", 0.13), ("rle", 0.05))
     rotation_deg: float = 4.0
     shift_mm: float = 6.0
-    photons_per_mm2: tuple[float, float] = (1.5e5, 4.0e5)
+    dose_ugy: tuple[float, float] = (1.5, 8.0)
+    kvp: tuple[float, float] = (65.0, 90.0)
+    collimation_prob: float = 0.6
+    collimation_angle_deg: float = 6.0
+    marker_prob: float = 0.8
+    text_prob: float = 0.5
 
     def __post_init__(self) -> None:
         if self.spacing_mm is not None and not 0.05 <= self.spacing_mm <= 2.0:
@@ -60,8 +70,15 @@ class AcquisitionParams:
             )
         if self.rotation_deg < 0 or self.shift_mm < 0:
             raise ValueError(f"rotation_deg and shift_mm must be >= 0, got {self.rotation_deg}, {self.shift_mm}.")
-        if not 0 < self.photons_per_mm2[0] <= self.photons_per_mm2[1]:
-            raise ValueError(f"photons_per_mm2 must be a positive (low, high) range, got {self.photons_per_mm2}.")
+        for name in ("collimation_prob", "marker_prob", "text_prob"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}.")
+        if self.collimation_angle_deg < 0:
+            raise ValueError(f"collimation_angle_deg must be >= 0, got {self.collimation_angle_deg}.")
+        if not 0 < self.dose_ugy[0] <= self.dose_ugy[1]:
+            raise ValueError(f"dose_ugy must be a positive (low, high) range, got {self.dose_ugy}.")
+        if not 50.0 <= self.kvp[0] <= self.kvp[1] <= 110.0:
+            raise ValueError(f"kvp must be a (low, high) range within [50, 110] kV, got {self.kvp}.")
 
     @classmethod
     def from_kwargs(cls, **kwargs):
@@ -120,18 +137,98 @@ def draw_acquisition(rng: np.random.Generator, params: AcquisitionParams) -> Acq
 
 
 def draw_exposure(rng: np.random.Generator, params: AcquisitionParams) -> Exposure:
-    """Draw one image's blur, noise, texture and presentation processing."""
+    """Draw one image's beam, scatter, dose, detector and "for presentation" processing (see :class:`Exposure`).
+
+    Half the images come from flat-panel (CsI) systems, half from computed radiography plates (more light spread,
+    a wide blur tail, more electronic noise); the processing parameters span the looks of different vendors.
+    """
+    plate = bool(rng.uniform() < 0.5)
+    grid = bool(rng.uniform() < 0.85)
     return Exposure(
-        blur_mm=float(rng.uniform(0.3, 0.55)),
-        photons_per_mm2=float(np.exp(rng.uniform(*np.log(params.photons_per_mm2)))),
-        texture=float(rng.uniform(0.15, 0.25)),
-        latitude=float(rng.uniform(0.3, 0.6)),
-        latitude_mm=float(rng.uniform(20.0, 40.0)),
-        unsharp=float(rng.uniform(0.3, 0.8)),
-        unsharp_mm=float(rng.uniform(3.0, 6.0)),
-        window=(float(rng.uniform(80, 350)), float(rng.uniform(3300, 4000))),
-        gamma=float(rng.uniform(0.8, 1.2)),
+        kvp=float(rng.uniform(*params.kvp)),
+        added_cu_mm=float(rng.choice([0.0, 0.1, 0.2])),
+        sid_mm=float(rng.uniform(1000.0, 1200.0)),
+        focal_spot_mm=float(rng.choice([0.6, 1.2])),
+        heel=float(rng.uniform(0.0, 0.25)),
+        heel_angle_deg=float(rng.choice([90.0, 270.0, 0.0, 180.0], p=[0.4, 0.4, 0.1, 0.1])),
+        grid=grid,
+        spr=float(rng.uniform(0.3, 0.9) if grid else rng.uniform(1.5, 3.5)),
+        scatter_mm=float(rng.uniform(25.0, 60.0)),
+        dose_ugy=float(np.exp(rng.uniform(*np.log(params.dose_ugy)))),
+        detector_absorber_mm=float(rng.uniform(0.3, 0.4) if plate else rng.uniform(0.5, 0.7)),
+        detector_blur_mm=float(rng.uniform(0.1, 0.2) if plate else rng.uniform(0.06, 0.12)),
+        detector_tail=float(rng.uniform(0.15, 0.35) if plate else rng.uniform(0.03, 0.12)),
+        detector_tail_mm=float(rng.uniform(0.4, 1.0)),
+        electronic_noise=float(rng.uniform(0.1, 0.3) if plate else rng.uniform(0.02, 0.1)),
+        texture=float(rng.uniform(0.3, 0.6)),
+        equalisation=float(rng.uniform(0.2, 0.7)),
+        equalisation_mm=float(rng.uniform(15.0, 40.0)),
+        enhance=float(rng.uniform(0.2, 1.5)),
+        enhance_power=float(rng.uniform(0.6, 1.0)),
+        gradation=float(rng.uniform(0.0, 3.0)),
+        window=(float(rng.uniform(50, 400)), float(rng.uniform(3500, 4095))),
+        gamma=float(rng.uniform(0.8, 1.25)),
     )
+
+
+#: burned-in annotation texts (view and position descriptions only: never anything identifying)
+ANNOTATIONS = ("AP", "PA", "SUPINE", "STANDING", "ERECT", "PORTABLE", "WEIGHT BEARING", "BILAT")
+
+
+def draw_field_annotations(
+    film: Film, rng: np.random.Generator, params: AcquisitionParams, keep_mm: np.ndarray, view: str
+) -> dict[str, object]:
+    """Collimation, a lead side marker and burned-in text, as a technologist would leave them.
+
+    Args:
+        film: receives the collimated ``field``, the marker's ``lead_mm`` and the text overlays.
+        rng: this image's generator.
+        params: ``collimation_prob``, ``collimation_angle_deg``, ``marker_prob``, ``text_prob``.
+        keep_mm: ``(N, 2)`` image mm points the collimator leaves inside the field (with a margin), e.g. the
+            landmarks of the joints shown.
+        view: annotation family (``"AP PELVIS"``, ``"AP HIP"``, ``"PA KNEE"``) for the texts drawn.
+
+    Returns:
+        What was drawn: ``collimated`` (bool), ``marker`` (``"L"``, ``"R"`` or ``""``), ``text`` (list of str).
+    """
+    h, w = film.shape_hw
+    px = film.spacing_mm
+    keep = np.asarray(keep_mm, dtype=np.float64)
+    keep = keep[np.isfinite(keep).all(axis=1)]
+    collimated = bool(rng.uniform() < params.collimation_prob) and len(keep) > 0
+    angle = float(rng.normal(0.0, params.collimation_angle_deg))
+    margins = rng.uniform(8.0, 70.0, size=4)
+    if collimated:
+        a = np.deg2rad(angle)
+        rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+        local = keep @ rot.T
+        lo, hi = local.min(axis=0) - margins[:2], local.max(axis=0) + margins[2:]
+        centre = rot.T @ ((lo + hi) / 2)
+        film.collimate((float(centre[0]), float(centre[1])), tuple((hi - lo) / 2), angle)
+    marker = ""
+    if rng.uniform() < params.marker_prob:
+        marker = "R" if rng.uniform() < 0.5 else "L"  # the patient's right is on the image left
+        height = float(rng.uniform(10.0, 22.0))
+        inside = np.argwhere(film.field[:: max(h // 64, 1), :: max(w // 64, 1)] > 0.99)
+        x_lo, x_hi = (0.03, 0.3) if marker == "R" else (0.7, 0.9)
+        y_frac = float(rng.choice([rng.uniform(0.03, 0.2), rng.uniform(0.75, 0.9)]))
+        x_mm, y_mm = float(rng.uniform(x_lo, x_hi)) * w * px, y_frac * h * px
+        if len(inside):  # move it into the exposed field when the collimator covers that corner
+            step = np.array([max(h // 64, 1), max(w // 64, 1)]) * px
+            pts = inside * step
+            near = pts[np.argmin(np.hypot(pts[:, 0] - y_mm, pts[:, 1] - x_mm))]
+            y_mm, x_mm = float(near[0]), float(near[1])
+        film.add_text(marker, (x_mm, y_mm), height, lead_mm=float(rng.uniform(1.0, 2.0)))
+    texts: list[str] = []
+    if rng.uniform() < params.text_prob:
+        for _ in range(int(rng.integers(1, 4))):
+            text = view if rng.uniform() < 0.4 else str(rng.choice(ANNOTATIONS))
+            height = float(rng.uniform(4.0, 10.0))
+            corner_x = float(rng.choice([rng.uniform(0.01, 0.1), rng.uniform(0.6, 0.8)]))
+            corner_y = float(rng.choice([rng.uniform(0.01, 0.08), rng.uniform(0.88, 0.95)]))
+            film.add_text(text, (corner_x * w * px, corner_y * h * px), height, level=float(rng.uniform(0.6, 1.0)))
+            texts.append(text)
+    return {"collimated": collimated, "marker": marker, "text": texts}
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ from hipmonai.phantoms.knee import (
 from hipmonai.phantoms.seeding import image_seed, subject_seed
 from hipmonai.phantoms.severity import KNEE_TARGETS, SIDES, grade_correlation, grade_distribution
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "2.0"
 DEFAULT_HIP_SUBJECTS = 300
 DEFAULT_KNEE_SUBJECTS = 200
 MAX_VISITS = 10

@@ -113,6 +113,12 @@ class Pose:
     def apply(self, points_mm: np.ndarray) -> np.ndarray:
         return rotate(points_mm, self.angle_deg) + np.asarray(self.offset_mm)
 
+    def to_frame(self, x_mm: np.ndarray, y_mm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse of :meth:`apply` for broadcastable image coordinate arrays ``x_mm``, ``y_mm``."""
+        a = np.deg2rad(-self.angle_deg)
+        dx, dy = x_mm - self.offset_mm[0], y_mm - self.offset_mm[1]
+        return np.cos(a) * dx - np.sin(a) * dy, np.sin(a) * dx + np.cos(a) * dy
+
 
 def resample_polyline(curve: np.ndarray, step: float) -> np.ndarray:
     """Resample an open polyline at (about) equal arc-length ``step`` (same unit as the points)."""

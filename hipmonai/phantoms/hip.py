@@ -23,19 +23,20 @@ conspicuity.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from hipmonai.io.landmark_groups import TARGETS, load_landmark_groups
 from hipmonai.io.lesion_masks import encode_lesion_bits
-from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, visit_setup
+from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, draw_field_annotations, visit_setup
+from hipmonai.phantoms.body import draw_pelvis_soft_tissue
 from hipmonai.phantoms.dicom_writer import FakePatient
 from hipmonai.phantoms.geometry import Patch, Pose, arc, catmull_rom, rasterise, rotate, unit
 from hipmonai.phantoms.seeding import SeedLike
 from hipmonai.phantoms.severity import SIDES, HipGradeModel, HipSeverity
 from hipmonai.phantoms.spurs import PhantomParams, SpurDraw, contour_spur, fit_in_zone, point_spur
-from hipmonai.phantoms.xray import BoneStyle, Film, upsample
+from hipmonai.phantoms.xray import BoneStyle, Film
 
 POINTS_PER_HIP = 80
 #: named pelvis points (index within one hip's 80) for landmark tasks such as SPEC §5.3 / paper 003
@@ -65,7 +66,6 @@ SACRUM = BoneStyle(plate=0.2, core=0.35, core_depth_mm=10.0, rim=0.3, rim_width_
 VERTEBRA = BoneStyle(plate=0.2, core=0.55, core_depth_mm=12.0, rim=0.4, rim_width_mm=2.0)
 SPUR = BoneStyle(plate=0.42, core=0.2, core_depth_mm=2.0, rim=0.2, rim_width_mm=0.8)
 
-SOFT_TISSUE_PER_MM = 0.0105
 # where along a femoral zone (0 = its first landmark, 1 = its last) a spur may root: superior spurs grow at the
 # lateral head-neck junction (the top of the head is under the acetabular roof), inferior ones at the junction
 _FEMORAL_SPUR_RANGE = {"osteo_fem_sup": (0.05, 0.45), "osteo_fem_inf": (0.35, 0.8)}
@@ -81,17 +81,35 @@ class HipPhantomParams(PhantomParams):
             the inferior femoral ones moderate, the superior ones obvious.
         spur_size: spur size factor per target.
         grade_model: the latent severity -> grade model.
+        single_hip_fraction: fraction of images that are single-hip views (an AP hip centred on one femoral head;
+            the other hip's landmarks lie outside the image, where the ``.pts`` still gives them).
+        pelvic_rotation_deg: standard deviation of the pelvis's rotation about the body's long axis (the midline
+            structures shift against the hips; the projected distance between the heads shortens).
+        femoral_rotation_deg: standard deviation of each femur's rotation about its shaft (external rotation
+            foreshortens the neck and shows more of the lesser trochanter).
+        cyst_rate: expected subchondral cysts per hip at latent severity 1 (more with severity).
     """
 
     conspicuity: tuple[float, float, float, float] = (1.0, 0.5, 0.9, 0.3)
     spur_size: tuple[float, float, float, float] = (1.0, 0.9, 1.0, 0.85)
     grade_model: HipGradeModel = field(default_factory=HipGradeModel)
+    single_hip_fraction: float = 0.0
+    pelvic_rotation_deg: float = 4.0
+    femoral_rotation_deg: float = 12.0
+    cyst_rate: float = 1.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if len(self.spur_size) != len(TARGETS) or min(self.spur_size) <= 0:
             raise ValueError(
                 f"spur_size needs {len(TARGETS)} positive values ({', '.join(TARGETS)}), got {self.spur_size}."
+            )
+        if not 0 <= self.single_hip_fraction <= 1:
+            raise ValueError(f"single_hip_fraction must lie in [0, 1], got {self.single_hip_fraction}.")
+        if min(self.pelvic_rotation_deg, self.femoral_rotation_deg, self.cyst_rate) < 0:
+            raise ValueError(
+                f"pelvic_rotation_deg, femoral_rotation_deg and cyst_rate must be >= 0, got "
+                f"{self.pelvic_rotation_deg}, {self.femoral_rotation_deg}, {self.cyst_rate}."
             )
         if not isinstance(self.grade_model, HipGradeModel):
             raise TypeError(f"grade_model must be a HipGradeModel, got {type(self.grade_model).__name__}.")
@@ -229,6 +247,10 @@ def draw_hip_subject(rng: np.random.Generator, params: HipPhantomParams, n_visit
         "trunk_thickness": rng.uniform(180, 270) * scale,
         "thigh_radius": rng.uniform(88, 118) * scale,
         "crotch": rng.uniform(55, 75),
+        "fat_mm": rng.uniform(6, 45) * scale,
+        "pelvic_fat_mm": rng.uniform(10, 45),
+        "bladder_mm": rng.uniform(30, 55),
+        "gas": rng.uniform(0.05, 0.45),
     }
     return HipSubject(
         patient=patient,
@@ -674,37 +696,42 @@ def render_hip_radiograph(
     subject, spacing, pose, drops, exposure = setup.subject, setup.spacing_mm, setup.pose, setup.drops, setup.exposure
     pose_rng, noise_rng = setup.pose_rng, setup.noise_rng
     field_w, field_h = subject.field_mm
-    gas = [
-        (
-            pose_rng.uniform(-90, 90),
-            pose_rng.uniform(-120, -30),
-            pose_rng.uniform(8, 28),
-            pose_rng.uniform(6, 16),
-            pose_rng.uniform(0.08, 0.3),
-        )
-        for _ in range(int(pose_rng.integers(2, 7)))
-    ]
+    view_rng = np.random.default_rng(pose_rng.integers(2**63))  # draws of this image's view and annotations
+    gas_rng = np.random.default_rng(view_rng.integers(2**63))
+    hd = subject.half_head_distance_mm
+    single = int(view_rng.integers(2)) if view_rng.uniform() < params.single_hip_fraction else None
+    if single is not None:  # an AP hip: a smaller field centred on one femoral head
+        field_w, field_h = float(view_rng.uniform(200, 260)), float(view_rng.uniform(240, 300))
+        head = np.array([-hd if single == 0 else hd, float(drops[single])])
+        target = np.array([field_w * view_rng.uniform(0.4, 0.6), field_h * view_rng.uniform(0.35, 0.5)])
+        pose = Pose(pose.angle_deg, tuple(target - (pose.apply(head[None])[0] - np.asarray(pose.offset_mm))))
+    # rotation of the pelvis about the long axis: the heads (anterior) and the sacrum (posterior) shift apart
+    tilt = np.deg2rad(view_rng.normal(0.0, params.pelvic_rotation_deg))
+    hd_projected = hd * float(np.cos(tilt))
+    hip_shift, sacrum_shift = -70.0 * float(np.sin(tilt)), 40.0 * float(np.sin(tilt))
+    femoral_rotation = view_rng.normal(0.0, params.femoral_rotation_deg, size=2)
 
     shape_hw = (int(round(field_h / spacing)), int(round(field_w / spacing)))
-    film = Film(shape_hw, spacing)
+    film = Film(shape_hw, spacing, subject.acquisition.magnification)
     severity = subject.severity.severity[0, visit]
     grades = subject.severity.grades[0, visit]
     js = subject.severity.joint_space_mm[0, visit]
-    hd = subject.half_head_distance_mm
 
     def to_image(points: np.ndarray, side: int | None = None) -> np.ndarray:
-        pel = points if side is None else _side_to_pelvis(points, side, hd, drops[side])
-        return pose.apply(pel)
+        if side is None:
+            return pose.apply(np.asarray(points) + np.array([sacrum_shift, 0.0]))
+        return pose.apply(_side_to_pelvis(points, side, hd_projected, drops[side]) + np.array([hip_shift, 0.0]))
 
-    _draw_soft_tissue(film, subject, pose, gas)
+    draw_pelvis_soft_tissue(film, pose.to_frame, subject.soft, hd, gas_rng)
     _draw_sacrum(film, subject, to_image)
     landmarks = np.zeros((2 * POINTS_PER_HIP, 2))
     masks = np.zeros((2, len(TARGETS), *shape_hw), dtype=bool)
     centres = np.zeros((2, 2))
     radii = np.zeros(2)
     for side in range(2):
+        shape = rotate_femur(subject.shapes[side], float(femoral_rotation[side]))
         geo = build_hip(
-            subject.shapes[side], float(js[side]), float(severity[side]), hd, grades[side], subject.spurs[side], params
+            shape, float(js[side]), float(severity[side]), hd_projected, grades[side], subject.spurs[side], params
         )
         for _, rings, style in geo.bones:
             film.add_bone([to_image(r, side) for r in rings], style)
@@ -713,7 +740,7 @@ def render_hip_radiograph(
         for region, fld in geo.fields:
             cov = film.coverage([to_image(region, side)], pad_px=int(np.ceil(2.0 / spacing)))
             if cov is not None:
-                u, v = _image_to_local(film, cov, pose, side, hd, drops[side])
+                u, v = _image_to_local(film, cov, pose, side, hd_projected, drops[side], hip_shift)
                 film.cortex[cov.window] += fld(u, v, spacing)
         for k, target in enumerate(TARGETS):
             if target not in geo.spurs:
@@ -731,9 +758,15 @@ def render_hip_radiograph(
             film.cortex[cov.window] += cov.values * outside * (style.plate + style.rim)
             if grades[side, k] > 0:  # a normal variant (grade 0) is drawn but is no lesion
                 masks[side, k][cov.window] = (cov.values * outside) > 0.5
+        for ring, style in subchondral_cysts(view_rng, geo.head_radius_mm, float(js[side]), float(severity[side]),
+                                             params.cyst_rate):
+            film.add_bone([to_image(ring, side)], style)
         landmarks[side * POINTS_PER_HIP : (side + 1) * POINTS_PER_HIP] = to_image(geo.landmarks, side) / spacing
         centres[side] = to_image(np.zeros((1, 2)), side)[0] / spacing
         radii[side] = geo.head_radius_mm
+    shown = [side for side in range(2) if single is None or side == single]
+    keep = np.concatenate([landmarks[s * POINTS_PER_HIP : (s + 1) * POINTS_PER_HIP] for s in shown]) * spacing
+    draw_field_annotations(film, view_rng, params, keep, "AP PELVIS" if single is None else "AP HIP")
     image = film.expose(exposure, noise_rng)
     return HipPhantom(
         image=image,
@@ -750,8 +783,42 @@ def render_hip_radiograph(
     )
 
 
+CYST = BoneStyle(plate=-0.04, core=-0.3, core_depth_mm=2.0, rim=0.12, rim_width_mm=0.5)
+
+
+def rotate_femur(shape: HipShape, rotation_deg: float, anteversion_deg: float = 15.0) -> HipShape:
+    """The AP projection of a femur rotated about its shaft by ``rotation_deg`` (positive = external).
+
+    The neck, anteverted by ``anteversion_deg``, projects with length ``L cos(anteversion + rotation)``: external
+    rotation foreshortens it, internal rotation brings it to its true length. The lesser trochanter (posteromedial)
+    shows more in external rotation.
+    """
+    a = np.deg2rad(np.clip(anteversion_deg + rotation_deg, -10.0, 60.0))
+    factor = float(np.cos(a) / np.cos(np.deg2rad(anteversion_deg)))
+    lesser = shape.lesser_trochanter_mm * float(np.clip(1.0 + 0.8 * np.sin(np.deg2rad(rotation_deg)), 0.3, 1.6))
+    return replace(shape, neck_length_mm=shape.neck_length_mm * factor, lesser_trochanter_mm=max(lesser, 1.0))
+
+
+def subchondral_cysts(
+    rng: np.random.Generator, head_radius_mm: float, joint_space_mm: float, severity: float, rate: float
+) -> list[tuple[np.ndarray, BoneStyle]]:
+    """Subchondral cysts of an osteoarthritic hip (local frame, mm): lucent, with a thin sclerotic rim, in the
+    acetabular roof above the joint space or in the superior femoral head; ``Poisson(rate * severity)`` of them."""
+    cysts = []
+    for _ in range(int(rng.poisson(rate * max(severity, 0.0)))):
+        in_head = rng.uniform() < 0.4
+        psi = rng.uniform(40.0, 115.0)
+        depth = rng.uniform(0.55, 0.85) * head_radius_mm if in_head else -rng.uniform(3.0, 9.0)
+        r = depth if in_head else head_radius_mm + joint_space_mm - depth
+        centre = arc((0, 0), r, psi)
+        t = np.linspace(0.0, 2 * np.pi, 24, endpoint=False)
+        a, b = rng.uniform(1.5, 4.5), rng.uniform(1.2, 3.5)
+        cysts.append((centre + np.stack([a * np.cos(t), b * np.sin(t)], axis=1), CYST))
+    return cysts
+
+
 def _image_to_local(
-    film: Film, patch: Patch, pose: Pose, side: int, half_distance: float, drop: float
+    film: Film, patch: Patch, pose: Pose, side: int, half_distance: float, drop: float, shift: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """Local hip-frame coordinates ``(u, v)`` (mm) of the pixels of ``patch`` (inverse of the render transform)."""
     x = (np.arange(patch.c0, patch.c1, dtype=np.float64) * film.spacing_mm)[None, :] - pose.offset_mm[0]
@@ -759,6 +826,7 @@ def _image_to_local(
     a = np.deg2rad(-pose.angle_deg)
     px = np.cos(a) * x - np.sin(a) * y
     py = np.sin(a) * x + np.cos(a) * y
+    px = px - shift
     u = -px - half_distance if side == 0 else px - half_distance
     return u, py - drop
 
@@ -767,30 +835,6 @@ def _coverage_in(film: Film, rings_mm: list[np.ndarray], like: Patch) -> np.ndar
     """Coverage of a polygon restricted to the window of patch ``like``."""
     rings_px = [np.asarray(r) / film.spacing_mm for r in rings_mm]
     return rasterise(rings_px, (like.r0, like.r1, like.c0, like.c1))
-
-
-def _draw_soft_tissue(film: Film, subject: HipSubject, pose: Pose, gas: list[tuple[float, ...]]) -> None:
-    """Trunk blending into two thighs below the crotch, plus a few bowel-gas pockets (analytic thickness maps)."""
-    step = 4
-    x_img, y_img = film.grid_mm(step)
-    # image mm -> pelvis frame
-    a = np.deg2rad(-pose.angle_deg)
-    dx, dy = x_img - pose.offset_mm[0], y_img - pose.offset_mm[1]
-    x = np.cos(a) * dx - np.sin(a) * dy
-    y = np.sin(a) * dx + np.cos(a) * dy
-    soft = subject.soft
-    hd = subject.half_head_distance_mm
-    trunk = soft["trunk_thickness"] * np.sqrt(np.clip(1.0 - (x / soft["trunk_half_width"]) ** 2, 0.0, None))
-    r = soft["thigh_radius"]
-    thighs = np.sqrt(sum((2 * r) ** 2 * np.clip(1.0 - ((x - c) / r) ** 2, 0.0, None) for c in (-hd - 5.0, hd + 5.0)))
-    w = np.clip((y - soft["crotch"]) / 45.0, 0.0, 1.0)
-    w = w * w * (3 - 2 * w)
-    thickness = (1 - w) * trunk + w * np.minimum(thighs, trunk * 1.05 + 1e-3)
-    for gx, gy, ga, gb, depth in gas:
-        thickness = thickness - depth * soft["trunk_thickness"] * np.exp(
-            -((((x - gx) / ga) ** 2 + ((y - gy) / gb) ** 2) ** 2)
-        )
-    film.soft += upsample((SOFT_TISSUE_PER_MM * np.clip(thickness, 0.0, None)).astype(np.float32), step, film.shape_hw)
 
 
 def _draw_sacrum(film: Film, subject: HipSubject, to_image) -> None:

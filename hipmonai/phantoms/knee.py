@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hipmonai.io.lesion_masks import encode_lesion_bits
-from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, visit_setup
+from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, draw_field_annotations, visit_setup
+from hipmonai.phantoms.body import draw_leg_soft_tissue
 from hipmonai.phantoms.dicom_writer import FakePatient
-from hipmonai.phantoms.geometry import Pose, arc, catmull_rom, rasterise
+from hipmonai.phantoms.geometry import arc, catmull_rom, rasterise
 from hipmonai.phantoms.seeding import SeedLike
 from hipmonai.phantoms.severity import KNEE_TARGETS, SIDES, KneeGradeModel, KneeSeverity
 from hipmonai.phantoms.spurs import PhantomParams, SpurDraw, fit_in_zone, point_spur
-from hipmonai.phantoms.xray import BoneStyle, Film, upsample
+from hipmonai.phantoms.xray import BoneStyle, Film
 
 POINTS_PER_KNEE = 16
 #: landmark each knee osteophyte target roots at (``KNEE_TARGETS`` order)
@@ -37,7 +38,6 @@ CORTEX = BoneStyle(plate=0.3, core=0.0, core_depth_mm=1.0, rim=0.08, rim_width_m
 FIBULA = BoneStyle(plate=0.06, core=0.22, core_depth_mm=6.0, rim=0.3, rim_width_mm=1.5)
 PATELLA = BoneStyle(plate=0.04, core=0.14, core_depth_mm=10.0, rim=0.08, rim_width_mm=1.5)
 SPUR = BoneStyle(plate=0.42, core=0.2, core_depth_mm=2.0, rim=0.2, rim_width_mm=0.8)
-SOFT_TISSUE_PER_MM = 0.0105
 
 
 @dataclass(frozen=True)
@@ -390,7 +390,7 @@ def render_knee_radiograph(
     field_w, field_h = subject.field_mm
 
     shape_hw = (int(round(field_h / spacing)), int(round(field_w / spacing)))
-    film = Film(shape_hw, spacing)
+    film = Film(shape_hw, spacing, subject.acquisition.magnification)
     kd = subject.half_knee_distance_mm
     sev = subject.severity
     kl, osteo = sev.kl[0, visit], sev.osteophytes[0, visit]
@@ -401,7 +401,14 @@ def render_knee_radiograph(
         x = -kd - p[..., 0] if side == 0 else kd + p[..., 0]
         return pose.apply(np.stack([x, p[..., 1] + drops[side]], axis=-1))
 
-    _draw_legs(film, subject, pose)
+    r0, kd0 = subject.leg_radius_mm, subject.half_knee_distance_mm
+    draw_leg_soft_tissue(
+        film,
+        pose.to_frame,
+        (-kd0, kd0),
+        lambda y: r0 * (1.0 + 0.18 * np.clip(-y / 120.0, 0.0, 1.0) + 0.1 * np.clip(y / 100.0, 0.0, 1.0)),
+        fat_mm=0.12 * r0,
+    )
     landmarks = np.zeros((2 * POINTS_PER_KNEE, 2))
     masks = np.zeros((2, len(KNEE_TARGETS), *shape_hw), dtype=bool)
     for side in range(2):
@@ -423,6 +430,10 @@ def render_knee_radiograph(
             if osteo[side, k] > 0:  # a normal variant (grade 0) is drawn but is no lesion
                 masks[side, k][cov.window] = outside > 0.5
         landmarks[side * POINTS_PER_KNEE : (side + 1) * POINTS_PER_KNEE] = to_image(geo.landmarks, side) / spacing
+    view_rng = np.random.default_rng(setup.pose_rng.integers(2**63))
+    shown = landmarks * spacing  # the collimator leaves the distal femur and proximal tibia in the field
+    keep = np.concatenate([shown + np.array([0.0, dy]) for dy in (-90.0, 0.0, 90.0)])
+    draw_field_annotations(film, view_rng, params, keep, "PA KNEE")
     image = film.expose(exposure, noise_rng)
     return KneePhantom(
         image=image,
@@ -436,17 +447,3 @@ def render_knee_radiograph(
         subject=subject,
         visit=visit,
     )
-
-
-def _draw_legs(film: Film, subject: KneeSubject, pose: Pose) -> None:
-    """Two legs: cylinders of soft tissue, wider at the thigh and the calf than at the knee."""
-    step = 4
-    x_img, y_img = film.grid_mm(step)
-    a = np.deg2rad(-pose.angle_deg)
-    dx, dy = x_img - pose.offset_mm[0], y_img - pose.offset_mm[1]
-    x = np.cos(a) * dx - np.sin(a) * dy
-    y = np.sin(a) * dx + np.cos(a) * dy
-    r = subject.leg_radius_mm * (1.0 + 0.18 * np.clip(-y / 120.0, 0.0, 1.0) + 0.1 * np.clip(y / 100.0, 0.0, 1.0))
-    kd = subject.half_knee_distance_mm
-    thickness = sum(2 * r * np.sqrt(np.clip(1.0 - ((x - c) / r) ** 2, 0.0, None)) for c in (-kd, kd))
-    film.soft += upsample((SOFT_TISSUE_PER_MM * thickness).astype(np.float32), step, film.shape_hw)
