@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from hipmonai.errors import InputError
 
@@ -64,17 +65,45 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="render every image at this pixel spacing in mm (default: drawn per subject, "
         "0.35-0.6 mm hip, 0.3-0.5 mm knee)",
     )
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="NAME=VALUE",
+        type=_param,
+        help="phantom parameters, values as JSON (e.g. single_hip_fraction=0.2 collimation_prob=0 "
+        "dose_ugy=[2,4]); names: see HipPhantomParams / KneePhantomParams",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a cohort already in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
     return parser
 
 
+def _param(text: str) -> tuple[str, object]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        raise argparse.ArgumentTypeError(
+            f"{name}: value must be JSON (a number, true/false or a list), got {value!r}"
+        ) from None
+    return name, _tuples(parsed)
+
+
+def _tuples(value: object) -> object:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
 def run(args: argparse.Namespace) -> int:
     from hipmonai.phantoms import format_summary, generate_hip_cohort, generate_knee_cohort
 
     generate = generate_hip_cohort if args.kind == "hip" else generate_knee_cohort
-    options = {} if args.spacing is None else {"spacing_mm": args.spacing}
+    options: dict[str, object] = dict(args.set)
+    if args.spacing is not None:
+        options["spacing_mm"] = args.spacing
     if args.subjects is not None:  # otherwise the generator's default demo size
         options["n_subjects"] = args.subjects
     try:

@@ -43,3 +43,14 @@ def test_cli_knee_and_errors(tmp_path, capsys):
     assert "KL distribution" in capsys.readouterr().out
     assert main(["phantoms", "knee", "--out", str(out), "--subjects", "1", "--quiet"]) == 1
     assert "already holds a cohort" in capsys.readouterr().err
+
+
+def test_cli_sets_phantom_parameters_and_names_unknown_ones(tmp_path, capsys):
+    out = tmp_path / "views"
+    args = ["phantoms", "hip", "--out", str(out), "--subjects", "1", "--workers", "1", "--spacing", "1.0", "--quiet"]
+    assert main([*args, "--set", "single_hip_fraction=1", "dose_ugy=[2, 3]"]) == 0
+    parameters = json.loads((out / "cohort.json").read_text())["parameters"]
+    assert parameters["single_hip_fraction"] == 1 and parameters["dose_ugy"] == [2, 3]
+    capsys.readouterr()
+    assert main([*args, "--overwrite", "--set", "bogus=1"]) == 1
+    assert "unknown HipPhantomParams parameter(s) ['bogus']" in capsys.readouterr().err
