@@ -1,11 +1,27 @@
 """Landmark-aware MONAI transforms: hip preprocessing (SPEC 3), where points move through the image's spatial maps;
-target landmark groups for the CAM prior; cutout augmentation (paper 004)."""
+target landmark groups for the CAM prior; cutout augmentation (paper 004); domain randomisation (sim-to-real)."""
 
 from __future__ import annotations
 
 from hipmonai.transforms.chains import hip_preprocessing
 from hipmonai.transforms.config import PreprocessingConfig, load_preprocessing_config
 from hipmonai.transforms.cutout import RandCutout, RandCutoutd, cutout_patch_size
+from hipmonai.transforms.domain_randomisation import (
+    RandBlurSharpen,
+    RandBlurSharpend,
+    RandCollimation,
+    RandCollimationd,
+    RandFieldOfView,
+    RandFieldOfViewd,
+    RandIntensityCurve,
+    RandIntensityCurved,
+    RandMarkers,
+    RandMarkersd,
+    RandRadiographNoise,
+    RandRadiographNoised,
+    block_letter_mask,
+    text_line_mask,
+)
 from hipmonai.transforms.femoral_head import FemoralHeadCircle, FemoralHeadCircled
 from hipmonai.transforms.geometry import (
     apply_affine_to_points,
@@ -49,6 +65,7 @@ from hipmonai.transforms.target_landmarks import TargetLandmarks, TargetLandmark
 __all__ = [
     "apply_affine_to_points",
     "as_points",
+    "block_letter_mask",
     "CropAroundPoint",
     "CropAroundPointd",
     "cutout_patch_size",
@@ -78,8 +95,20 @@ __all__ = [
     "PixelsToMmd",
     "PreprocessingConfig",
     "px_affine_between",
+    "RandBlurSharpen",
+    "RandBlurSharpend",
+    "RandCollimation",
+    "RandCollimationd",
     "RandCutout",
     "RandCutoutd",
+    "RandFieldOfView",
+    "RandFieldOfViewd",
+    "RandIntensityCurve",
+    "RandIntensityCurved",
+    "RandMarkers",
+    "RandMarkersd",
+    "RandRadiographNoise",
+    "RandRadiographNoised",
     "RandRotate2D",
     "RandRotate2Dd",
     "RandTranslate2Dd",
@@ -91,5 +120,6 @@ __all__ = [
     "target_index_table",
     "TargetLandmarks",
     "TargetLandmarksd",
+    "text_line_mask",
     "translation_2d",
 ]
