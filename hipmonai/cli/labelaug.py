@@ -61,8 +61,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="evaluate a trained model on whole radiographs of a split",
         description="Predict the landmarks of every radiograph of the split with the bundle's inference config and "
                     "a checkpoint; write results.json (MRE, RMSE, SDR at 2/2.5/3/4 in model px and mm; femoral head "
-                    "centre and radius errors), errors.csv, head_circles.csv, predicted_pts/, "
-                    "cumulative_errors.png and gallery.png.",
+                    "centre and radius errors; the fraction of hips reported present at the config's "
+                    "min_confidence, set with --set min_confidence=P), errors.csv, head_circles.csv, predicted_pts/ "
+                    "(images with both hips present), cumulative_errors.png and gallery.png.",
     )
     _bundle_options(evaluate, ["configs/inference.json"])
     evaluate.add_argument("--checkpoint", type=Path, required=True, help="trained model (model.pt)")

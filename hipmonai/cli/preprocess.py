@@ -17,7 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "beside it (every skipped input and its reason). An interrupted run resumes when rerun with the same "
             "arguments. With --detector, radiographs without a .pts get landmarks from the hip_landmark_labelaug "
             "bundle's model (written as .pts files to --predicted-landmarks, so they can be corrected and passed "
-            "back with --landmarks)."
+            "back with --landmarks); a hip the model does not find (median landmark confidence below "
+            "--min-confidence, or a femoral head outside the image or of implausible size) is skipped with the reason."
         ),
     )
     parser.add_argument("--dicom", required=True, help="folder of DICOM files ({subject}/{visit}/*.dcm)")
@@ -40,12 +41,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--detector-config", nargs="+", default=["configs/inference.json"], metavar="FILE",
                         help="bundle configs of the detector, relative to its bundle (add configs/demo.json for the "
                         "demo-scale model)")
+    parser.add_argument("--min-confidence", type=_confidence, metavar="P",
+                        help="median landmark confidence (sigmoid of the peak logit) a hip needs for the detector to "
+                        "report it, in (0, 1) (default: min_confidence of the detector config, 0.5)")
     parser.add_argument("--predicted-landmarks", metavar="DIR",
                         help="where predicted .pts files go (default: beside --out, '<store>.predicted_pts')")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
     parser.add_argument("--keep-parts", action="store_true", help="keep the per-hip part files after writing")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
+
+
+def _confidence(text: str) -> float:
+    """``--min-confidence``: a number in (0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {value}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from hipmonai.preprocessing import preprocess_cohort, summary_path
     from hipmonai.preprocessing.detector import DEFAULT_DETECTOR_BUNDLE, DetectorSpec
 
+    if args.min_confidence is not None and not args.detector:
+        raise InputError("--min-confidence applies to --detector; give a detector checkpoint or drop it")
     detector = None
     if args.detector:
         out = Path(args.out)
@@ -63,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             predicted_dir=args.predicted_landmarks or str(out.with_name(f"{out.stem}.predicted_pts")),
             bundle_dir=args.detector_bundle or str(DEFAULT_DETECTOR_BUNDLE),
             config_files=tuple(args.detector_config),
+            overrides={} if args.min_confidence is None else {"min_confidence": args.min_confidence},
         )
     elif not args.landmarks:
         raise InputError("give --landmarks (BoneFinder .pts) or --detector (a hip_landmark_labelaug checkpoint)")

@@ -41,7 +41,8 @@ class HipAnalysis:
 
     Attributes:
         side: ``"right"`` or ``"left"`` (the patient's).
-        landmarks_px: ``(14, 2)`` detected landmarks of this hip, original image ``(x, y)`` pixels.
+        landmarks_px: ``(14, 2)`` detected landmarks of this hip, original image ``(x, y)`` pixels (``NaN`` when the
+            detector reports the hip absent; ``skipped`` then holds its reason).
         landmarks_mm: the same in mm (pixels × spacing).
         landmark_names: the 14 names, in the order of the bundle's ``metadata.json``.
         head_circle_mm: femoral head ``(centre_x, centre_y, radius)`` in mm, or ``None`` when it cannot be fitted.
@@ -71,7 +72,7 @@ class RadiographAnalysis:
     hips: list[HipAnalysis]
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (arrays as nested lists)."""
+        """JSON-ready dict (arrays as nested lists; landmarks of a hip reported absent are left out)."""
         return {
             "source_uid_hash": self.source_uid_hash,
             "spacing_xy_mm": list(self.spacing_xy_mm),
@@ -80,7 +81,8 @@ class RadiographAnalysis:
                 "side": h.side,
                 "landmarks": [{"name": n, "x_px": float(p[0]), "y_px": float(p[1]), "x_mm": float(m[0]),
                                "y_mm": float(m[1])}
-                              for n, p, m in zip(h.landmark_names, h.landmarks_px, h.landmarks_mm, strict=True)],
+                              for n, p, m in zip(h.landmark_names, h.landmarks_px, h.landmarks_mm, strict=True)
+                              if np.isfinite(p).all()],
                 "femoral_head_mm": None if h.head_circle_mm is None else dict(
                     zip(("centre_x", "centre_y", "radius"), h.head_circle_mm, strict=True)),
                 "osteophyte_probability": h.osteophyte_probability,
@@ -236,6 +238,10 @@ class HipRadiographAnalyzer:
             rows = slice(index * per_side, (index + 1) * per_side)
             hip = HipAnalysis(side, detection["landmarks_px"][rows], detection["landmarks_mm"][rows],
                               self.detection_names[rows], circles.get(side))
+            if not detection["hips"][side]["present"]:  # the detector's reason, e.g. "hip not found: ..."
+                hip.skipped = detection["hips"][side]["reason"]
+                hips.append(hip)
+                continue
             item = {"image": MetaTensor(array_wh[None], affine=affine),
                     "landmarks": points_px[index * POINTS_PER_HIP:(index + 1) * POINTS_PER_HIP], "side": side}
             try:

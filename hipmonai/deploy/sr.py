@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hipmonai.deploy.hip_analysis import RadiographAnalysis
 
 __all__ = ["COMPREHENSIVE_SR", "PATIENT_STUDY_ATTRIBUTES", "write_hip_sr"]
@@ -162,7 +164,8 @@ def write_hip_sr(
         container = _item("CONTAINER", f"{hip.side} hip")
         container.ContinuityOfContent = "SEPARATE"
         children = [_scoord(name, "POINT", (px[0] + 0.5, px[1] + 0.5), source)
-                    for name, px in zip(hip.landmark_names, hip.landmarks_px, strict=True)]
+                    for name, px in zip(hip.landmark_names, hip.landmarks_px, strict=True)
+                    if np.isfinite(px).all()]  # a hip reported absent has no points
         if hip.head_circle_mm is not None:
             cx, cy, radius = hip.head_circle_mm
             sx, sy = analysis.spacing_xy_mm

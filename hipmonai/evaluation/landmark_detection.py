@@ -9,8 +9,12 @@ manifest split and compares with their BoneFinder-format ``.pts``:
   and from true points: centre error (mm) and absolute radius error (mm) of the predicted circle against the
   circle of the true points and, for phantoms (``truth.csv``), against the ground-truth circle (with the true
   points' own circle error beside it, the reference's floor);
-* files: ``results.json``, ``errors.csv`` (image, landmark, px, mm), ``head_circles.csv``, ``predicted_pts/``
-  (one editable ``.pts`` per image), ``cumulative_errors.png`` and ``gallery.png``.
+* **presence**: every hip of the split is labelled, so ``hips_reported_present`` is the fraction the detector
+  reports present (:meth:`hipmonai.inference.PelvisLandmarkDetector.assess_hips`); the errors above use the raw
+  points of every hip (``raw_landmarks_mm``), present or not, so they measure localisation alone;
+* files: ``results.json``, ``errors.csv`` (image, landmark, px, mm), ``head_circles.csv`` (with each hip's
+  presence, confidence and reason), ``predicted_pts/`` (one editable ``.pts`` per image whose hips are both reported
+  present, as ``hipmonai preprocess`` writes them), ``cumulative_errors.png`` and ``gallery.png``.
 
 Only keys (``subject/visit``) name images in outputs; no DICOM header value is written.
 """
@@ -159,13 +163,14 @@ def evaluate_detector(
         true_mm = true_full_mm[index]
         true_model = apply_affine_to_points(true_mm / spacing, result["px_affine"], dtype=np.float64)
         e_px = np.linalg.norm(result["model_px"] - true_model, axis=1)
-        e_mm = np.linalg.norm(result["landmarks_mm"] - true_mm, axis=1)
+        e_mm = np.linalg.norm(result["raw_landmarks_mm"] - true_mm, axis=1)
         err_px.append(e_px)
         err_mm.append(e_mm)
         rows += [{"key": item["key"], "landmark": n, "err_px": f"{a:.3f}", "err_mm": f"{b:.3f}"}
                  for n, a, b in zip(names, e_px, e_mm, strict=True)]
-        write_detection_pts(out / "predicted_pts" / f"{item['key']}.pts", result["landmarks_mm"])
-        predicted = fit_head_circles(detector.full_points_mm(result["landmarks_mm"]))
+        if all(hip["present"] for hip in result["hips"].values()):
+            write_detection_pts(out / "predicted_pts" / f"{item['key']}.pts", result["landmarks_mm"])
+        predicted = fit_head_circles(detector.full_points_mm(result["raw_landmarks_mm"]))
         from_pts = fit_head_circles(true_full_mm)
         vs_pts = head_circle_errors(predicted, from_pts)
         truth_sides = {s: truth[(item["subject_id"], item["visit"], s)] for s in ("right", "left")
@@ -173,8 +178,10 @@ def evaluate_detector(
         vs_truth = head_circle_errors(predicted, truth_sides)
         pts_vs_truth = head_circle_errors(from_pts, truth_sides)
         for side in ("right", "left"):
+            hip = result["hips"][side]
             circle_rows.append({
-                "key": item["key"], "side": side,
+                "key": item["key"], "side": side, "present": hip["present"], "confidence": hip["confidence"],
+                "reason": hip["reason"] or "",
                 "centre_err_vs_pts_mm": vs_pts.get(side, (np.nan, np.nan))[0],
                 "radius_err_vs_pts_mm": vs_pts.get(side, (np.nan, np.nan))[1],
                 "centre_err_vs_truth_mm": vs_truth.get(side, (np.nan, np.nan))[0],
@@ -201,6 +208,10 @@ def evaluate_detector(
         "per_landmark_mre_mm": {n: float(np.nanmean(err_mm_arr[:, i])) for i, n in enumerate(names)},
         "head_centre_error_vs_pts_mm": _stats(column("centre_err_vs_pts_mm")),
         "head_radius_error_vs_pts_mm": _stats(column("radius_err_vs_pts_mm")),
+        "min_confidence": detector.min_confidence,
+        "hips_reported_present": {"n": sum(r["present"] for r in circle_rows), "of": len(circle_rows),
+                                  "fraction": float(np.mean([r["present"] for r in circle_rows]))},
+        "hip_confidence": _stats([r["confidence"] for r in circle_rows]),
     }
     if truth is not None:
         summary["head_centre_error_vs_truth_mm"] = _stats(column("centre_err_vs_truth_mm"))

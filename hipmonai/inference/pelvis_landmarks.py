@@ -6,6 +6,13 @@ training (:func:`hipmonai.transforms.pelvis_landmark_transforms`), takes the arg
 original-image pixels and millimetres. :meth:`PelvisLandmarkDetector.full_points_mm` gives the 160-point bilateral
 list ``hipmonai preprocess`` expects, ``NaN`` where the detector has no point; :func:`write_detection_pts` writes
 the detected points as a BoneFinder-style ``.pts`` a user can correct.
+
+Confidence and absence: the network was trained with a BCE loss on label maps that are empty for landmarks outside
+the image, so the sigmoid of a channel's peak logit is the landmark's confidence and an absent hip gives low peaks.
+Each hip is reported present only when the median confidence of its landmarks reaches ``min_confidence`` and the
+femoral head circle fitted to its points lies inside the image with a radius in the plausible range of
+``configs/preprocessing.json`` (the rule preprocessing applies, :class:`hipmonai.transforms.FemoralHeadCircle`); the
+landmarks of an absent hip are ``NaN``.
 """
 
 from __future__ import annotations
@@ -22,8 +29,20 @@ from monai.inferers import Inferer
 from hipmonai.errors import InputError
 from hipmonai.inference.knee_pipeline import load_kneel_weights, points_to_original
 from hipmonai.io.landmark_groups import load_landmark_groups
+from hipmonai.transforms.config import load_preprocessing_config, value_range
 
-__all__ = ["PelvisDetectorInferer", "PelvisLandmarkDetector", "fit_head_circles", "write_detection_pts"]
+__all__ = [
+    "DEFAULT_MIN_CONFIDENCE",
+    "PelvisDetectorInferer",
+    "PelvisLandmarkDetector",
+    "fit_head_circle",
+    "fit_head_circles",
+    "write_detection_pts",
+]
+
+#: Median landmark confidence (sigmoid of the peak logit) a hip needs to be reported present.
+DEFAULT_MIN_CONFIDENCE = 0.5
+SIDES = ("right", "left")
 
 
 class PelvisLandmarkDetector:
@@ -34,6 +53,12 @@ class PelvisLandmarkDetector:
         size_px: the model input side ``S`` it was trained at (the manifest's ``size_px``).
         refine_window: 0 for the plain argmax (paper), or an odd window for the sub-pixel refinement.
         device: where the network runs.
+        min_confidence: median landmark confidence, in ``(0, 1)``, a hip needs to be reported present.
+        radius_range_mm: plausible femoral head radius ``(min, max)`` in mm; ``None``: ``configs/preprocessing.json``
+            (the range preprocessing rejects hips with).
+
+    Raises:
+        ValueError: ``min_confidence`` outside ``(0, 1)`` or an invalid ``radius_range_mm``.
 
     Example:
         >>> from monai.networks.nets import UNet
@@ -42,14 +67,26 @@ class PelvisLandmarkDetector:
     """
 
     def __init__(
-        self, network: torch.nn.Module, size_px: int, refine_window: int = 0, device: str | torch.device = "cpu"
+        self,
+        network: torch.nn.Module,
+        size_px: int,
+        refine_window: int = 0,
+        device: str | torch.device = "cpu",
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        radius_range_mm: Sequence[float] | None = None,
     ) -> None:
         from hipmonai.transforms.pelvis import pelvis_landmark_transforms
 
+        if not 0.0 < float(min_confidence) < 1.0:
+            raise ValueError(f"min_confidence must be in (0, 1), got {min_confidence}.")
         self.device = torch.device(device)
         self.network = network.to(self.device).eval()
         self.size_px = int(size_px)
         self.refine_window = int(refine_window)
+        self.min_confidence = float(min_confidence)
+        if radius_range_mm is None:
+            radius_range_mm = load_preprocessing_config().radius_range_mm
+        self.radius_range_mm = value_range(radius_range_mm, "radius_range_mm", 0.0)
         self.chain = pelvis_landmark_transforms(self.size_px, landmarks_key=None)
         self.groups = load_landmark_groups("hip")
 
@@ -63,6 +100,7 @@ class PelvisLandmarkDetector:
         num_res_units: int = 0,
         refine_window: int = 0,
         device: str | torch.device = "cpu",
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     ) -> PelvisLandmarkDetector:
         """Build the bundle's MONAI ``UNet`` with these options and load ``checkpoint`` (``weights_only``)."""
         from monai.networks.nets import UNet
@@ -70,17 +108,26 @@ class PelvisLandmarkDetector:
         n_landmarks = len(load_landmark_groups("hip").bilateral_detection_subset)
         network = UNet(spatial_dims=2, in_channels=1, out_channels=n_landmarks, channels=tuple(channels),
                        strides=tuple(strides), num_res_units=int(num_res_units))
-        return cls(load_kneel_weights(network, checkpoint), size_px, refine_window, device)
+        return cls(load_kneel_weights(network, checkpoint), size_px, refine_window, device, min_confidence)
 
     def predict_image(self, image: Any) -> dict[str, Any]:
-        """Landmarks of one radiograph.
+        """Landmarks of one radiograph, with their confidence and whether each hip is there.
 
         Args:
             image: ``MetaTensor`` ``(1, W, H)`` with its pixel-to-mm affine (:func:`hipmonai.readers.load_radiograph`).
 
         Returns:
-            ``{"landmarks_px": (2 K, 2) original (x, y) pixels, "landmarks_mm": (2 K, 2) mm, "model_px": (2 K, 2)
-            model-input pixels, "px_affine": (3, 3), "spacing_mm": (2,)}``.
+            A dict (``K`` = landmarks per hip, right hip first, i.e. image left):
+
+            * ``"landmarks_px"``: ``(2 K, 2)`` original ``(x, y)`` pixels, ``NaN`` rows for a hip reported absent;
+            * ``"landmarks_mm"``: the same in mm (pixels × spacing);
+            * ``"raw_landmarks_px"``, ``"raw_landmarks_mm"``: the argmax points of every channel, absent hips
+              included (for evaluation against labels, never for preprocessing);
+            * ``"model_px"``: ``(2 K, 2)`` raw points in model-input pixels;
+            * ``"confidence"``: ``(2 K,)`` sigmoid of each channel's peak logit, in ``[0, 1]``;
+            * ``"hips"``: ``{"right": {...}, "left": {...}}``, each ``{"present": bool, "confidence": median of
+              its landmarks' confidence, "reason": None or why it is absent}`` (:meth:`assess_hips`);
+            * ``"px_affine"``: ``(3, 3)`` original -> model-input pixels; ``"spacing_mm"``: ``(2,)`` ``(x, y)``.
         """
         from monai.data import MetaTensor
         from monai.data.utils import affine_to_spacing
@@ -95,9 +142,71 @@ class PelvisLandmarkDetector:
         with torch.inference_mode():
             logits = self.network(batch).float().cpu()
         model_px = heatmap_argmax(logits, refine_window=self.refine_window)[0].double().numpy()
-        original = points_to_original(model_px, sample["px_affine"])
-        return {"landmarks_px": original, "landmarks_mm": original * spacing, "model_px": model_px,
+        confidence = torch.sigmoid(logits[0].flatten(1).amax(dim=1)).double().numpy()
+        raw_px = points_to_original(model_px, sample["px_affine"])
+        raw_mm = raw_px * spacing
+        hips = self.assess_hips(raw_mm, confidence, spacing, tuple(int(n) for n in image.shape[1:3]))
+        absent = np.repeat([not hips[side]["present"] for side in SIDES], len(raw_px) // len(SIDES))
+        landmarks_px = np.where(absent[:, None], np.nan, raw_px)
+        return {"landmarks_px": landmarks_px, "landmarks_mm": landmarks_px * spacing, "raw_landmarks_px": raw_px,
+                "raw_landmarks_mm": raw_mm, "model_px": model_px, "confidence": confidence, "hips": hips,
                 "px_affine": np.asarray(sample["px_affine"]), "spacing_mm": spacing}
+
+    def assess_hips(
+        self,
+        landmarks_mm: np.ndarray,
+        confidence: np.ndarray,
+        spacing_mm: Sequence[float],
+        image_size_px: Sequence[int],
+    ) -> dict[str, dict[str, Any]]:
+        """Whether each hip of a detection is trustworthy (module docstring).
+
+        Args:
+            landmarks_mm: ``(2 K, 2)`` raw detected ``(x, y)`` points in mm, right hip first.
+            confidence: ``(2 K,)`` landmark confidences in ``[0, 1]``.
+            spacing_mm: ``(x, y)`` pixel spacing of the radiograph.
+            image_size_px: ``(W, H)`` of the radiograph in pixels.
+
+        Returns:
+            ``{side: {"present": bool, "confidence": float, "reason": str | None}}`` for ``"right"`` and ``"left"``;
+            the first failed check gives the reason: the median confidence below ``min_confidence``, an implausible
+            femoral head radius, or a head centre outside the image.
+        """
+        confidence = np.asarray(confidence, dtype=np.float64)
+        if len(confidence) != len(landmarks_mm) or len(confidence) % len(SIDES):
+            raise ValueError(f"need one confidence per landmark of both hips, got {len(confidence)} confidences for "
+                             f"{len(landmarks_mm)} landmarks.")
+        per_side = len(confidence) // len(SIDES)
+        full_mm = self.full_points_mm(landmarks_mm)
+        hips = {}
+        for index, side in enumerate(SIDES):
+            score = float(np.median(confidence[index * per_side:(index + 1) * per_side]))
+            reason = self._absence_reason(score, full_mm, side, spacing_mm, image_size_px)
+            hips[side] = {"present": reason is None, "confidence": score, "reason": reason}
+        return hips
+
+    def _absence_reason(
+        self, score: float, full_mm: np.ndarray, side: str, spacing_mm: Sequence[float], image_size_px: Sequence[int]
+    ) -> str | None:
+        """Why one hip is not trustworthy (the first failed check), or ``None`` (see :meth:`assess_hips`)."""
+        if score < self.min_confidence:
+            return f"hip not found: confidence {score:.2f} < {self.min_confidence:.2f}"
+        try:
+            circle = fit_head_circle(full_mm, side)
+        except InputError as err:
+            return f"femoral head not fitted: {err}"
+        if circle is None:
+            return "femoral head not fitted: fewer than 3 head landmarks"
+        cx_mm, cy_mm, radius_mm = circle
+        low, high = self.radius_range_mm
+        if not low <= radius_mm <= high:
+            return f"implausible femoral head radius {radius_mm:.1f} mm (plausible {low:g}-{high:g} mm)"
+        cx_px, cy_px = cx_mm / float(spacing_mm[0]), cy_mm / float(spacing_mm[1])
+        width, height = (int(n) for n in image_size_px)
+        if not (0.0 <= cx_px <= width - 1 and 0.0 <= cy_px <= height - 1):
+            return (f"femoral head outside the image: centre ({cx_px:.0f}, {cy_px:.0f}) px, image {width} x {height} "
+                    "px")
+        return None
 
     def predict_file(self, path: str | os.PathLike, spacing_xy_mm: Sequence[float] | None = None) -> dict[str, Any]:
         """:meth:`predict_image` on a DICOM file (``spacing_xy_mm``: fallback for files without spacing)."""
@@ -130,35 +239,56 @@ def fit_head_circles(points_mm: np.ndarray) -> dict[str, tuple[float, float, flo
 
     Uses the ``femoral_head`` curve of ``configs/landmark_groups.json`` and the Taubin fit of preprocessing; a side
     with fewer than three finite head points is left out.
+
+    Raises:
+        InputError: a side's head points are collinear or coincide.
+    """
+    circles = {side: fit_head_circle(points_mm, side) for side in SIDES}
+    return {side: circle for side, circle in circles.items() if circle is not None}
+
+
+def fit_head_circle(points_mm: np.ndarray, side: str) -> tuple[float, float, float] | None:
+    """One side's femoral head circle ``(centre_x_mm, centre_y_mm, radius_mm)`` from a bilateral ``(160, 2)`` list
+    in mm (see :func:`fit_head_circles`); ``None`` when fewer than three of its head points are finite.
+
+    Raises:
+        ValueError: ``side`` is not ``"right"`` or ``"left"``.
+        InputError: the head points are collinear or coincide.
     """
     from hipmonai.transforms.geometry import fit_circle_taubin
 
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}.")
     groups = load_landmark_groups("hip")
-    head = groups.curves["femoral_head"]
-    points_mm = np.asarray(points_mm, dtype=np.float64)
-    circles = {}
-    for index, side in enumerate(("right", "left")):
-        pts = points_mm[[index * groups.n_points + i for i in head]]
-        if np.isfinite(pts).all(axis=1).sum() >= 3:
-            cx, cy, radius = fit_circle_taubin(pts)
-            circles[side] = (float(cx), float(cy), float(radius))
-    return circles
+    offset = SIDES.index(side) * groups.n_points
+    pts = np.asarray(points_mm, dtype=np.float64)[[offset + i for i in groups.curves["femoral_head"]]]
+    if np.isfinite(pts).all(axis=1).sum() < 3:
+        return None
+    cx, cy, radius = fit_circle_taubin(pts)
+    return float(cx), float(cy), float(radius)
 
 
 class PelvisDetectorInferer(Inferer):
     """MONAI ``Inferer`` for the bundle's ``inference.json``: whole radiographs ``(B, 1, W, H)`` ``MetaTensor``
-    (batch size 1 when sizes differ) -> ``(B, 2 K, 2)`` original ``(x, y)`` pixels, with the evaluator's network.
+    (batch size 1 when sizes differ) -> ``(B, 2 K, 2)`` original ``(x, y)`` pixels, with the evaluator's network;
+    ``NaN`` for the points of a hip reported absent.
 
     Args:
-        size_px, refine_window: see :class:`PelvisLandmarkDetector`.
+        size_px, refine_window, min_confidence: see :class:`PelvisLandmarkDetector`.
+
+    Raises:
+        ValueError: ``min_confidence`` outside ``(0, 1)``.
     """
 
-    def __init__(self, size_px: int, refine_window: int = 0) -> None:
+    def __init__(self, size_px: int, refine_window: int = 0, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> None:
         super().__init__()
-        self.size_px, self.refine_window = int(size_px), int(refine_window)
+        if not 0.0 < float(min_confidence) < 1.0:
+            raise ValueError(f"min_confidence must be in (0, 1), got {min_confidence}.")
+        self.size_px, self.refine_window, self.min_confidence = int(size_px), int(refine_window), float(min_confidence)
 
     def __call__(self, inputs: torch.Tensor, network: torch.nn.Module, *args: Any, **kwargs: Any) -> torch.Tensor:
-        detector = PelvisLandmarkDetector(network, self.size_px, self.refine_window, device=inputs.device)
+        detector = PelvisLandmarkDetector(network, self.size_px, self.refine_window, device=inputs.device,
+                                          min_confidence=self.min_confidence)
         outputs = [torch.as_tensor(detector.predict_image(inputs[i].cpu())["landmarks_px"], dtype=torch.float32)
                    for i in range(inputs.shape[0])]
         return torch.stack(outputs).to(inputs.device)

@@ -5,6 +5,12 @@ When a radiograph has no ``.pts`` file and a detector is configured, preprocessi
 ``.pts`` file under ``predicted_dir`` (mirroring the DICOM folder, in mm, right hip first) so a user can correct
 them, and carries on with the 160-point list that has ``NaN`` where the detector has no point. A corrected file can
 be given back with ``--landmarks``: :func:`read_hip_pts` accepts the detector's point count as well as BoneFinder's.
+
+A hip the detector does not trust (median landmark confidence below the bundle config's ``min_confidence``, or a
+femoral head circle outside the image or of an implausible radius; see
+:meth:`hipmonai.inference.PelvisLandmarkDetector.assess_hips`) has ``NaN`` points, so preprocessing skips it with the
+detector's reason. No ``.pts`` is written for a radiograph with such a hip: the file format has no missing points, and
+a file holding the untrusted points would be read back as if they were landmarks.
 """
 
 from __future__ import annotations
@@ -41,9 +47,9 @@ class DetectorSpec:
     Attributes:
         checkpoint: the trained U-Net (``model.pt`` of the bundle's training).
         bundle_dir: the ``hip_landmark_labelaug`` bundle.
-        config_files: its configs defining ``network_def``, ``image_size_px`` and ``refine_window``
-            (default ``configs/inference.json``; add ``configs/demo.json`` for a demo-scale model).
-        overrides: config id overrides (e.g. ``{"image_size_px": 256}``).
+        config_files: its configs defining ``network_def``, ``image_size_px``, ``refine_window`` and
+            ``min_confidence`` (default ``configs/inference.json``; add ``configs/demo.json`` for a demo-scale model).
+        overrides: config id overrides (e.g. ``{"image_size_px": 256}``, ``{"min_confidence": 0.3}``).
         predicted_dir: where the predicted ``.pts`` files are written.
     """
 
@@ -82,16 +88,27 @@ def build_detector(spec: DetectorSpec, device: str = "cpu") -> Any:
 
 def detector_from_parser(parser: Any, checkpoint: str | os.PathLike, device: str = "cpu") -> Any:
     """A :class:`hipmonai.inference.PelvisLandmarkDetector` from a parsed bundle config (``network_def``,
-    ``image_size_px``, ``refine_window``) and a checkpoint (``weights_only``).
+    ``image_size_px``, ``refine_window`` and ``min_confidence``, which defaults to
+    :data:`hipmonai.inference.pelvis_landmarks.DEFAULT_MIN_CONFIDENCE` in configs without it, e.g. ``train.json``)
+    and a checkpoint (``weights_only``).
 
     Raises:
-        InputError: the checkpoint is missing or does not fit the network.
+        InputError: the checkpoint is missing or does not fit the network, or ``min_confidence`` is outside (0, 1).
     """
     from hipmonai.inference import PelvisLandmarkDetector, load_kneel_weights
+    from hipmonai.inference.pelvis_landmarks import DEFAULT_MIN_CONFIDENCE
 
+    min_confidence = parser.get_parsed_content("min_confidence", default=DEFAULT_MIN_CONFIDENCE)
+    try:
+        min_confidence = float(min_confidence)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"min_confidence must be a number in (0, 1), got {min_confidence!r}") from err
+    if not 0.0 < min_confidence < 1.0:
+        raise InputError(f"min_confidence must be in (0, 1), got {min_confidence}")
     network = load_kneel_weights(parser.get_parsed_content("network_def"), checkpoint)
     return PelvisLandmarkDetector(network, int(parser.get_parsed_content("image_size_px")),
-                                  int(parser.get_parsed_content("refine_window")), device=device)
+                                  int(parser.get_parsed_content("refine_window")), device=device,
+                                  min_confidence=min_confidence)
 
 
 def read_hip_pts(path: str | os.PathLike) -> np.ndarray:
@@ -119,17 +136,25 @@ def predicted_pts_path(predicted_dir: str | os.PathLike, relative: str) -> Path:
 
 def detect_landmarks_mm(
     detector: Any, image: Any, relative: str, predicted_dir: str | os.PathLike
-) -> tuple[np.ndarray, Path]:
-    """Predict one radiograph's detection subset, write its ``.pts`` and return the ``(160, 2)`` mm list and path.
+) -> tuple[np.ndarray, Path | None, dict[str, dict[str, Any]]]:
+    """Predict one radiograph's detection subset; write its ``.pts`` when both hips are present.
 
     Args:
         detector: a :class:`hipmonai.inference.PelvisLandmarkDetector`.
         image: the radiograph ``MetaTensor`` ``(1, W, H)`` with its pixel-to-mm affine.
         relative: its path under the DICOM folder (names the ``.pts``).
         predicted_dir: the folder of predicted ``.pts`` files.
+
+    Returns:
+        ``(points_mm, path, hips)``: the ``(160, 2)`` mm list (``NaN`` for undetected points and for every point of
+        a hip reported absent), the ``.pts`` written (``None`` when a hip is absent) and the detector's
+        ``{side: {"present", "confidence", "reason"}}``.
     """
     from hipmonai.inference import write_detection_pts
 
     result = detector.predict_image(image)
-    path = write_detection_pts(predicted_pts_path(predicted_dir, relative), result["landmarks_mm"])
-    return detector.full_points_mm(result["landmarks_mm"]), path
+    landmarks_mm = result["landmarks_mm"]
+    path = None
+    if all(hip["present"] for hip in result["hips"].values()):
+        path = write_detection_pts(predicted_pts_path(predicted_dir, relative), landmarks_mm)
+    return detector.full_points_mm(landmarks_mm), path, result["hips"]

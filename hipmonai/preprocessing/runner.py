@@ -51,7 +51,8 @@ class PreprocessConfig:
         crop_px: side of the square crop centred on the femoral head.
         fallback_spacing_xy_mm: spacing used for DICOM files that carry none (None: such files are skipped).
         lesion_masks: whether phantom lesion masks travel with the images.
-        detector: landmark model for radiographs without a ``.pts`` (None: such radiographs are skipped).
+        detector: landmark model for radiographs without a ``.pts`` (None: such radiographs are skipped); a hip it
+            reports absent is skipped with its reason.
     """
 
     spacing_mm: float
@@ -134,16 +135,18 @@ def process_image(task: ImageTask, grades: dict[str, np.ndarray | None]) -> Imag
 
     if task.landmarks_path is None and config.detector is None:
         return skip("no matching landmarks (.pts)")
+    detected_hips: dict[str, dict[str, Any]] = {}
     try:
         array_wh, meta = load_radiograph(task.dicom_path, spacing_xy_mm=config.fallback_spacing_xy_mm)
         if task.landmarks_path is not None:
             points_mm = read_hip_pts(task.landmarks_path)
         else:
             image = MetaTensor(np.ascontiguousarray(array_wh[None]), affine=meta["affine"])
-            points_mm, written = detect_landmarks_mm(_WORKER["detector"], image, task.relative,
-                                                     config.detector.predicted_dir)
+            points_mm, written, detected_hips = detect_landmarks_mm(_WORKER["detector"], image, task.relative,
+                                                                    config.detector.predicted_dir)
+            where = f"written to {written.name}" if written is not None else "no .pts written (a hip is absent)"
             outcome.notes.append({"input": task.relative, "side": "both",
-                                  "note": f"no .pts: landmarks predicted by the detector, written to {written.name}"})
+                                  "note": f"no .pts: landmarks predicted by the detector, {where}"})
         if config.lesion_masks and task.lesions_path is None:
             raise InputError("no matching lesion mask")
         lesions = _lesion_channels(task.lesions_path, array_wh.shape) if config.lesion_masks else None
@@ -153,6 +156,9 @@ def process_image(task: ImageTask, grades: dict[str, np.ndarray | None]) -> Imag
     points_px = mm_to_px(points_mm, spacing_xy_mm)
     affine = np.diag([spacing_xy_mm[0], spacing_xy_mm[1], 1.0, 1.0])
     for index, side in enumerate(SIDES):
+        if side in detected_hips and not detected_hips[side]["present"]:
+            skip(detected_hips[side]["reason"], side)
+            continue
         side_grades = grades.get(side)
         if side_grades is None:
             outcome.notes.append({"input": task.relative, "side": side, "note": "no grades row: stored as unknown"})
@@ -239,7 +245,9 @@ def preprocess_cohort(
 
     ``spacing_mm`` and ``crop_px`` default to ``configs/preprocessing.json``; ``workers <= 1`` runs in this process.
     With a ``detector`` (:mod:`hipmonai.preprocessing.detector`), radiographs without a ``.pts`` get predicted
-    landmarks (written as ``.pts`` under ``detector.predicted_dir``); ``landmarks_dir`` may then be ``None``.
+    landmarks (written as ``.pts`` under ``detector.predicted_dir``); ``landmarks_dir`` may then be ``None``. A hip the
+    detector reports absent (low confidence, head outside the image, implausible radius) is skipped with that reason;
+    the other hip of the radiograph is still processed.
 
     Raises:
         InputError: a folder or the grades CSV is unusable, the store exists without ``overwrite``, or an interrupted

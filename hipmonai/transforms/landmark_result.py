@@ -14,7 +14,8 @@ __all__ = ["LandmarksToResultd", "landmarks_result"]
 
 def landmarks_result(points_px: Any, points_mm: Any, names: Sequence[str], head_circles: bool = False,
                      ) -> dict[str, Any]:
-    """``{"landmarks": [{"name", "x_px", "y_px", "x_mm", "y_mm"}, ...]}`` from ``(K, 2)`` pixel and mm points.
+    """``{"landmarks": [{"name", "x_px", "y_px", "x_mm", "y_mm"}, ...]}`` from ``(K, 2)`` pixel and mm points; a point
+    with ``NaN`` (e.g. of a hip the detector reports absent) is left out, so the result is strict JSON.
 
     Args:
         points_px: ``(K, 2)`` ``(x, y)`` original image pixels.
@@ -29,7 +30,7 @@ def landmarks_result(points_px: Any, points_mm: Any, names: Sequence[str], head_
         raise ValueError(f"need one name per point, got {len(names)} names for {len(px)} / {len(mm)} points.")
     result: dict[str, Any] = {"landmarks": [
         {"name": str(n), "x_px": float(p[0]), "y_px": float(p[1]), "x_mm": float(m[0]), "y_mm": float(m[1])}
-        for n, p, m in zip(names, px, mm, strict=True)]}
+        for n, p, m in zip(names, px, mm, strict=True) if np.isfinite(p).all() and np.isfinite(m).all()]}
     if head_circles:
         from hipmonai.inference import fit_head_circles
         from hipmonai.io import load_landmark_groups

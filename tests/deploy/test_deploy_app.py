@@ -47,9 +47,10 @@ class TruthDetector:
     def __init__(self, detector: Any, subset_mm: np.ndarray) -> None:
         self.detector, self.subset_mm = detector, np.asarray(subset_mm, dtype=np.float64)
 
-    def predict_image(self, image: Any) -> dict[str, np.ndarray]:
+    def predict_image(self, image: Any) -> dict[str, Any]:
         spacing = np.abs(np.diag(np.asarray(image.affine))[:2])
-        return {"landmarks_px": self.subset_mm / spacing, "landmarks_mm": self.subset_mm}
+        hips = {side: {"present": True, "confidence": 1.0, "reason": None} for side in ("right", "left")}
+        return {"landmarks_px": self.subset_mm / spacing, "landmarks_mm": self.subset_mm, "hips": hips}
 
     def full_points_mm(self, landmarks_mm: np.ndarray) -> np.ndarray:
         return self.detector.full_points_mm(landmarks_mm)
@@ -118,6 +119,33 @@ def test_crops_are_those_of_preprocess_and_scores_reach_the_sr(analyzer, hip_coh
         sx, sy = result.spacing_xy_mm
         np.testing.assert_allclose(list(circle.GraphicData), [cx / sx + 0.5, cy / sy + 0.5,
                                                               cx / sx + 0.5 + radius / sx, cy / sy + 0.5], rtol=1e-5)
+        points = [i for i in container.ContentSequence if i.ValueType == "SCOORD" and i.GraphicType == "POINT"]
+        np.testing.assert_allclose([list(p.GraphicData) for p in points], hip.landmarks_px + 0.5, atol=1e-3)
+        assert points[0].ContentSequence[0].RelationshipType == "SELECTED FROM"
+
+
+def test_a_hip_the_detector_reports_absent_is_not_analysed_and_has_no_points(analyzer, hip_cohort, tmp_path):
+    from hipmonai.deploy import HipRadiographAnalyzer
+    from hipmonai.deploy.sr import write_hip_sr
+    from hipmonai.io import TARGETS
+
+    class LeftAbsent(TruthDetector):
+        def predict_image(self, image: Any) -> dict[str, Any]:
+            result = super().predict_image(image)
+            result["landmarks_px"][14:] = result["landmarks_mm"][14:] = np.nan
+            result["hips"]["left"] = {"present": False, "confidence": 0.1, "reason": "hip not found: 0.10 < 0.50"}
+            return result
+
+    dicom, subset_mm = _subject(hip_cohort)
+    result = HipRadiographAnalyzer(LeftAbsent(analyzer.detector, subset_mm), analyzer.prior_network,
+                                   analyzer.grading_network, TARGETS).analyze_file(dicom)
+    right, left = result.hips
+    assert right.skipped is None and right.grades and left.skipped == "hip not found: 0.10 < 0.50"
+    assert not left.grades and left.head_circle_mm is None
+    assert [len(h["landmarks"]) for h in result.as_dict()["hips"]] == [14, 0]
+    sr = pydicom.dcmread(write_hip_sr(result, dicom, tmp_path / "sr.dcm"))
+    containers = [item for item in sr.ContentSequence if item.ValueType == "CONTAINER"]
+    assert [sum(i.ValueType == "SCOORD" for i in c.ContentSequence) for c in containers] == [15, 0]  # 14 + circle
 
 
 def test_missing_spacing_and_undecodable_pixels_are_input_errors(analyzer, hip_cohort, tmp_path):

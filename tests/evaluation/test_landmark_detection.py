@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -68,8 +69,16 @@ def test_evaluate_writes_every_output_and_no_identifying_value(prepared, hip_coh
                                 progress=False)
     for name in ("results.json", "errors.csv", "head_circles.csv", "cumulative_errors.png", "gallery.png"):
         assert (tmp_path / name).is_file(), name
-    assert len(list((tmp_path / "predicted_pts").rglob("*.pts"))) == 2
+    # errors use the raw points of every labelled hip, whether the detector reports it present or not
     assert results["n_images"] == 2 and results["model_px"]["n"] == 56 and np.isfinite(results["mm"]["mre"])
+    with open(tmp_path / "head_circles.csv", newline="") as handle:
+        circles = list(csv.DictReader(handle))
+    present = {(r["key"], r["side"]): r["present"] == "True" for r in circles}
+    assert results["min_confidence"] == 0.5 and results["hips_reported_present"]["of"] == 4
+    assert results["hips_reported_present"]["n"] == sum(present.values())
+    assert all((r["reason"] == "") == present[r["key"], r["side"]] and 0 < float(r["confidence"]) < 1 for r in circles)
+    both = {key for key, _ in present if present[key, "right"] and present[key, "left"]}
+    assert len(list((tmp_path / "predicted_pts").rglob("*.pts"))) == len(both)  # .pts only when both hips are there
     assert results["pts_head_centre_error_vs_truth_mm"]["median"] < 0.05  # phantom points lie on the true circle
     import pydicom
 

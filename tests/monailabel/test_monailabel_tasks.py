@@ -64,8 +64,9 @@ def _bundle_copy(name: str, tmp: Path, extra: dict) -> Path:
     return folder
 
 
-def test_landmark_task_returns_named_points_and_femoral_heads(hip_cohort, tmp_path):
+def test_landmark_task_returns_named_points_and_femoral_heads(hip_cohort, tmp_path, monkeypatch):
     pytest.importorskip("monailabel")
+    from hipmonai.inference import PelvisLandmarkDetector
     from hipmonai.monailabel import HipLandmarkInferTask
 
     bundle = _bundle_copy("hip_landmark_labelaug", tmp_path,
@@ -73,6 +74,13 @@ def test_landmark_task_returns_named_points_and_femoral_heads(hip_cohort, tmp_pa
     task = HipLandmarkInferTask(bundle, config_files=["configs/tiny.json"])
     assert task.is_valid()
     dicom = sorted((hip_cohort / "dicom").rglob("*.dcm"))[0]
+    # random weights: the detector reports hips absent (implausible circles), and their points are left out
+    _, result = task({"image": str(dicom), "device": "cpu"})
+    counts = [sum(p["name"].startswith(side) for p in result["landmarks"]) for side in ("right", "left")]
+    assert all(n in (0, 14) for n in counts) and len(result["femoral_heads"]) == sum(n == 14 for n in counts)
+    json.loads(json.dumps(result, allow_nan=False))
+    # the plumbing of all 28 points, with every hip taken as present
+    monkeypatch.setattr(PelvisLandmarkDetector, "_absence_reason", lambda *args: None)
     label, result = task({"image": str(dicom), "device": "cpu"})
     assert label is None
     meta = json.loads((bundle / "configs" / "metadata.json").read_text())
@@ -84,7 +92,7 @@ def test_landmark_task_returns_named_points_and_femoral_heads(hip_cohort, tmp_pa
     mm = np.array([[p["x_mm"], p["y_mm"]] for p in result["landmarks"]])
     np.testing.assert_allclose(mm, px * np.asarray(spacing), rtol=1e-4)
     assert np.isfinite(px).all()  # random weights may point into the square padding, outside the image
-    assert set(result["femoral_heads"]) == {"right", "left"}  # detector points are always finite
+    assert set(result["femoral_heads"]) == {"right", "left"}  # both hips present: their points are finite
     for circle in result["femoral_heads"].values():
         assert set(circle) == {"centre_x_mm", "centre_y_mm", "radius_mm"}
     json.loads(json.dumps(result, allow_nan=False))
