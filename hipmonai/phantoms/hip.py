@@ -32,7 +32,7 @@ from hipmonai.io.lesion_masks import encode_lesion_bits
 from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, draw_field_annotations, visit_setup
 from hipmonai.phantoms.body import draw_pelvis_soft_tissue
 from hipmonai.phantoms.dicom_writer import FakePatient
-from hipmonai.phantoms.geometry import Patch, Pose, arc, catmull_rom, rasterise, rotate, unit
+from hipmonai.phantoms.geometry import Patch, Pose, arc, catmull_rom, polyline_normals, rasterise, rotate, unit
 from hipmonai.phantoms.seeding import SeedLike
 from hipmonai.phantoms.severity import SIDES, HipGradeModel, HipSeverity
 from hipmonai.phantoms.spurs import PhantomParams, SpurDraw, contour_spur, fit_in_zone, point_spur
@@ -88,6 +88,9 @@ class HipPhantomParams(PhantomParams):
         femoral_rotation_deg: standard deviation of each femur's rotation about its shaft (external rotation
             foreshortens the neck and shows more of the lesser trochanter).
         cyst_rate: expected subchondral cysts per hip at latent severity 1 (more with severity).
+        paediatric_fraction: fraction of subjects who are children (smaller pelvis, small ossified femoral heads
+            with open growth plates, open triradiate cartilage, thicker joint cartilage, no osteoarthritis: all
+            grades 0) — for landmark detectors that must also find children's hips; 0 for the grading cohorts.
     """
 
     conspicuity: tuple[float, float, float, float] = (1.0, 0.5, 0.9, 0.3)
@@ -97,6 +100,7 @@ class HipPhantomParams(PhantomParams):
     pelvic_rotation_deg: float = 4.0
     femoral_rotation_deg: float = 12.0
     cyst_rate: float = 1.0
+    paediatric_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -104,6 +108,8 @@ class HipPhantomParams(PhantomParams):
             raise ValueError(
                 f"spur_size needs {len(TARGETS)} positive values ({', '.join(TARGETS)}), got {self.spur_size}."
             )
+        if not 0 <= self.paediatric_fraction <= 1:
+            raise ValueError(f"paediatric_fraction must lie in [0, 1], got {self.paediatric_fraction}.")
         if not 0 <= self.single_hip_fraction <= 1:
             raise ValueError(f"single_hip_fraction must lie in [0, 1], got {self.single_hip_fraction}.")
         if min(self.pelvic_rotation_deg, self.femoral_rotation_deg, self.cyst_rate) < 0:
@@ -136,6 +142,8 @@ class HipShape:
         teardrop_width_mm: width of the teardrop.
         obturator_mm: semi-axes of the obturator foramen.
         obturator_tilt_deg: tilt of the foramen.
+        physis_mm: width of an open growth plate between the femoral head and neck (0 = closed, adult).
+        triradiate_mm: width of the open triradiate cartilage in the acetabular floor (0 = fused, adult).
     """
 
     head_radius_mm: float
@@ -154,6 +162,8 @@ class HipShape:
     teardrop_width_mm: float
     obturator_mm: tuple[float, float]
     obturator_tilt_deg: float
+    physis_mm: float = 0.0
+    triradiate_mm: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -170,6 +180,8 @@ class HipSubject:
         acquisition: pixel spacing, magnification, photometric, transfer syntax, study dates.
         field_mm: ``(width, height)`` of the field of view.
         soft: soft-tissue shape numbers.
+        growth: size of a child's pelvis relative to the adult one its hips are built as (1 = adult): the hip
+            geometry, landmarks included, is drawn in the adult frame and scaled by it.
     """
 
     patient: FakePatient
@@ -181,6 +193,7 @@ class HipSubject:
     acquisition: Acquisition
     field_mm: tuple[float, float]
     soft: dict[str, float]
+    growth: float = 1.0
 
     @property
     def n_visits(self) -> int:
@@ -252,6 +265,22 @@ def draw_hip_subject(rng: np.random.Generator, params: HipPhantomParams, n_visit
         "bladder_mm": rng.uniform(30, 55),
         "gas": rng.uniform(0.05, 0.45),
     }
+    child_rng = np.random.default_rng(rng.integers(2**63))
+    growth = 1.0
+    if child_rng.uniform() < params.paediatric_fraction:
+        age = growth = float(child_rng.uniform(0.6, 0.85))
+        head = float(child_rng.uniform(0.6, 0.85))
+        shapes = tuple(paediatric_shape(sh, head, 10.5 / age, child_rng) for sh in shapes)
+        margin = field_w - 2 * half_distance
+        scale, half_distance = scale * age, half_distance * age
+        field_w, field_h = 2 * half_distance + margin * age, field_h * age
+        soft = {k: (v * age if k.endswith(("width", "thickness", "radius", "crotch", "_mm")) else v)
+                for k, v in soft.items()}
+        severity = HipSeverity(
+            severity=np.full_like(severity.severity, -3.0),
+            grades=np.zeros_like(severity.grades),
+            joint_space_mm=severity.joint_space_mm + child_rng.uniform(1.5, 3.0),
+        )
     return HipSubject(
         patient=patient,
         scale=scale,
@@ -262,6 +291,7 @@ def draw_hip_subject(rng: np.random.Generator, params: HipPhantomParams, n_visit
         acquisition=acquisition,
         field_mm=(float(field_w), float(field_h)),
         soft=soft,
+        growth=growth,
     )
 
 
@@ -707,6 +737,7 @@ def render_hip_radiograph(
         pose = Pose(pose.angle_deg, tuple(target - (pose.apply(head[None])[0] - np.asarray(pose.offset_mm))))
     # rotation of the pelvis about the long axis: the heads (anterior) and the sacrum (posterior) shift apart
     tilt = np.deg2rad(view_rng.normal(0.0, params.pelvic_rotation_deg))
+    growth = subject.growth
     hd_projected = hd * float(np.cos(tilt))
     hip_shift, sacrum_shift = -70.0 * float(np.sin(tilt)), 40.0 * float(np.sin(tilt))
     femoral_rotation = view_rng.normal(0.0, params.femoral_rotation_deg, size=2)
@@ -720,7 +751,8 @@ def render_hip_radiograph(
     def to_image(points: np.ndarray, side: int | None = None) -> np.ndarray:
         if side is None:
             return pose.apply(np.asarray(points) + np.array([sacrum_shift, 0.0]))
-        return pose.apply(_side_to_pelvis(points, side, hd_projected, drops[side]) + np.array([hip_shift, 0.0]))
+        local = np.asarray(points) * growth  # a child's hip is built in the adult frame
+        return pose.apply(_side_to_pelvis(local, side, hd_projected, drops[side]) + np.array([hip_shift, 0.0]))
 
     draw_pelvis_soft_tissue(film, pose.to_frame, subject.soft, hd, gas_rng)
     _draw_sacrum(film, subject, to_image)
@@ -731,7 +763,8 @@ def render_hip_radiograph(
     for side in range(2):
         shape = rotate_femur(subject.shapes[side], float(femoral_rotation[side]))
         geo = build_hip(
-            shape, float(js[side]), float(severity[side]), hd_projected, grades[side], subject.spurs[side], params
+            shape, float(js[side]) / growth, float(severity[side]), hd_projected / growth, grades[side],
+            subject.spurs[side], params,
         )
         for _, rings, style in geo.bones:
             film.add_bone([to_image(r, side) for r in rings], style)
@@ -741,7 +774,7 @@ def render_hip_radiograph(
             cov = film.coverage([to_image(region, side)], pad_px=int(np.ceil(2.0 / spacing)))
             if cov is not None:
                 u, v = _image_to_local(film, cov, pose, side, hd_projected, drops[side], hip_shift)
-                film.cortex[cov.window] += fld(u, v, spacing)
+                film.cortex[cov.window] += fld(u / growth, v / growth, spacing / growth)
         for k, target in enumerate(TARGETS):
             if target not in geo.spurs:
                 continue
@@ -758,12 +791,15 @@ def render_hip_radiograph(
             film.cortex[cov.window] += cov.values * outside * (style.plate + style.rim)
             if grades[side, k] > 0:  # a normal variant (grade 0) is drawn but is no lesion
                 masks[side, k][cov.window] = (cov.values * outside) > 0.5
-        for ring, style in subchondral_cysts(view_rng, geo.head_radius_mm, float(js[side]), float(severity[side]),
+        for ring in growth_cartilage(geo, shape, float(js[side]) / growth):
+            film.add_bone([to_image(ring, side)], GROWTH_CARTILAGE)
+        for ring, style in subchondral_cysts(view_rng, geo.head_radius_mm, float(js[side]) / growth,
+                                             float(severity[side]),
                                              params.cyst_rate):
             film.add_bone([to_image(ring, side)], style)
         landmarks[side * POINTS_PER_HIP : (side + 1) * POINTS_PER_HIP] = to_image(geo.landmarks, side) / spacing
         centres[side] = to_image(np.zeros((1, 2)), side)[0] / spacing
-        radii[side] = geo.head_radius_mm
+        radii[side] = geo.head_radius_mm * growth
     shown = [side for side in range(2) if single is None or side == single]
     keep = np.concatenate([landmarks[s * POINTS_PER_HIP : (s + 1) * POINTS_PER_HIP] for s in shown]) * spacing
     draw_field_annotations(film, view_rng, params, keep, "AP PELVIS" if single is None else "AP HIP")
@@ -784,6 +820,46 @@ def render_hip_radiograph(
 
 
 CYST = BoneStyle(plate=-0.04, core=-0.3, core_depth_mm=2.0, rim=0.12, rim_width_mm=0.5)
+
+
+GROWTH_CARTILAGE = BoneStyle(plate=-0.6, core=-0.6, core_depth_mm=0.5, rim=0.0, rim_width_mm=1.0)
+
+
+def paediatric_shape(shape: HipShape, head: float, min_radius_mm: float, rng: np.random.Generator) -> HipShape:
+    """A child's hip, in the adult frame (the renderer scales it by the subject's ``growth``): the ossified head
+    ``head`` times the adult head (at least ``min_radius_mm``), a more valgus neck, open growth plate and triradiate
+    cartilage."""
+    radius = max(shape.head_radius_mm * head, min_radius_mm)
+    return replace(
+        shape,
+        head_radius_mm=radius,
+        neck_shaft_deg=shape.neck_shaft_deg + float(rng.uniform(5.0, 15.0)),
+        neck_half_width_mm=min(shape.neck_half_width_mm, 0.85 * radius),
+        physis_mm=float(rng.uniform(2.0, 4.5)),
+        triradiate_mm=float(rng.uniform(2.0, 4.5)),
+    )
+
+
+def growth_cartilage(geo: HipGeometry, shape: HipShape, joint_space_mm: float) -> list[np.ndarray]:
+    """Lucent bands of open growth cartilage (local frame, mm): the femoral physis across the head-neck junction
+    (landmarks 13 to 21) and the triradiate cartilage in the acetabular floor (a Y medial to the head)."""
+
+    def band(points: np.ndarray, width: float) -> np.ndarray:
+        normal = polyline_normals(points)
+        return np.concatenate([points + normal * width / 2, (points - normal * width / 2)[::-1]])
+
+    rings = []
+    if shape.physis_mm > 0:
+        a, b = geo.landmarks[13], geo.landmarks[21]
+        inward = 0.6 * unit(b - a)
+        mid = (a + b) / 2 - 0.15 * shape.head_radius_mm * unit(np.array([a[1] - b[1], b[0] - a[0]]))
+        rings.append(band(np.array([a + inward, mid, b - inward]), shape.physis_mm))
+    if shape.triradiate_mm > 0:
+        floor = np.array([-(shape.head_radius_mm + joint_space_mm + shape.fossa_mm + 3.0), 0.0])
+        for direction in ((-0.35, -1.0), (-0.5, 1.0), (-1.0, 0.15)):
+            end = floor + 14.0 * unit(np.asarray(direction))
+            rings.append(band(np.array([floor, (floor + end) / 2, end]), shape.triradiate_mm))
+    return rings
 
 
 def rotate_femur(shape: HipShape, rotation_deg: float, anteversion_deg: float = 15.0) -> HipShape:

@@ -121,3 +121,20 @@ def test_cysts_appear_with_severity():
     assert subchondral_cysts(rng, 24.0, 4.0, 0.0, 1.0) == []
     counts = [len(subchondral_cysts(rng, 24.0, 4.0, 2.0, 1.5)) for _ in range(200)]
     assert np.mean(counts) == pytest.approx(3.0, rel=0.2)
+
+
+def test_paediatric_subjects_are_small_with_open_growth_cartilage_and_exact_landmarks():
+    from hipmonai.io.landmark_groups import load_landmark_groups
+
+    params = HipPhantomParams(paediatric_fraction=1.0)
+    ph = render_hip_radiograph(2, params, spacing_mm=0.5)
+    subject = ph.subject
+    assert 0.6 <= subject.growth <= 0.85 and all(s.physis_mm > 0 and s.triradiate_mm > 0 for s in subject.shapes)
+    assert (ph.grades == 0).all() and (ph.head_radii_mm >= 10.5 - 1e-9).all() and (ph.head_radii_mm < 22).all()
+    head = load_landmark_groups("hip").curves["femoral_head"]
+    for side in range(2):  # the head landmarks lie on the drawn head circle, scaled with the child
+        pts = ph.landmarks_mm[[side * 80 + i for i in head]]
+        centre = ph.head_centres_px[side] * 0.5
+        np.testing.assert_allclose(np.hypot(*(pts - centre).T), ph.head_radii_mm[side], atol=0.05)
+    adult = render_hip_radiograph(2, HipPhantomParams(), spacing_mm=0.5)
+    assert adult.subject.growth == 1.0 and ph.subject.half_head_distance_mm < adult.subject.half_head_distance_mm
