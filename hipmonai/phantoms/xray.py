@@ -234,7 +234,11 @@ class Film:
             return None
         depth = inside_distance_mm(cov.values, self.spacing_mm)
         c = cov.values if weight is None else cov.values * weight.values
-        cortex = c * (style.plate + style.rim * np.exp(-depth / style.rim_width_mm))
+        # a ray grazing a rounded cortical shell crosses a chord that grows as sqrt(depth) over the shell's
+        # thickness, then thins as the ray passes inside it: no step at the outline
+        onset = np.sqrt(np.clip(depth / style.rim_width_mm, 0.0, 1.0))
+        shell = onset * np.exp(-np.maximum(depth - style.rim_width_mm, 0.0) / style.rim_width_mm)
+        cortex = c * (style.plate * onset + style.rim * shell)
         body = c * (style.core * np.sqrt(np.minimum(depth, style.core_depth_mm) / style.core_depth_mm))
         win = cov.window
         self.cortex[win] += cortex
