@@ -80,6 +80,17 @@ def summarize_errors(errors: np.ndarray, thresholds: Sequence[float] = SDR_THRES
             "sdr": {f"{t:g}": float((values < t).mean()) for t in thresholds}}
 
 
+def _inside(point_xy: np.ndarray, shape_wh: Sequence[int]) -> bool:
+    """Whether an ``(x, y)`` pixel point lies inside an image of ``(W, H)`` pixels."""
+    return bool(0 <= point_xy[0] <= shape_wh[0] - 1 and 0 <= point_xy[1] <= shape_wh[1] - 1)
+
+
+def _count(flags: Sequence[bool]) -> dict[str, float | None]:
+    """``{"n": true count, "of": total, "fraction": n / of}`` (fraction ``None`` when empty: strict JSON)."""
+    n, total = int(sum(flags)), len(flags)
+    return {"n": n, "of": total, "fraction": n / total if total else None}
+
+
 def _stats(values: Sequence[float]) -> dict[str, float]:
     v = np.asarray([x for x in values if np.isfinite(x)], dtype=np.float64)
     if v.size == 0:
@@ -164,6 +175,16 @@ def evaluate_detector(
         true_model = apply_affine_to_points(true_mm / spacing, result["px_affine"], dtype=np.float64)
         e_px = np.linalg.norm(result["model_px"] - true_model, axis=1)
         e_mm = np.linalg.norm(result["raw_landmarks_mm"] - true_mm, axis=1)
+        from_pts = fit_head_circles(true_full_mm)
+        # a hip whose true head centre lies outside the image (a single-hip view) is not in view: the detector
+        # should call it absent, and its points are not scored as landmark errors
+        in_view = {side: side in from_pts and _inside(np.asarray(from_pts[side][:2]) / spacing, array_wh.shape)
+                   for side in ("right", "left")}
+        half = len(index) // 2
+        for k, side in enumerate(("right", "left")):
+            if not in_view[side]:
+                e_px[k * half : (k + 1) * half] = np.nan
+                e_mm[k * half : (k + 1) * half] = np.nan
         err_px.append(e_px)
         err_mm.append(e_mm)
         rows += [{"key": item["key"], "landmark": n, "err_px": f"{a:.3f}", "err_mm": f"{b:.3f}"}
@@ -171,7 +192,7 @@ def evaluate_detector(
         if all(hip["present"] for hip in result["hips"].values()):
             write_detection_pts(out / "predicted_pts" / f"{item['key']}.pts", result["landmarks_mm"])
         predicted = fit_head_circles(detector.full_points_mm(result["raw_landmarks_mm"]))
-        from_pts = fit_head_circles(true_full_mm)
+        predicted = {side: circle for side, circle in predicted.items() if in_view[side]}
         vs_pts = head_circle_errors(predicted, from_pts)
         truth_sides = {s: truth[(item["subject_id"], item["visit"], s)] for s in ("right", "left")
                        if truth is not None and (item["subject_id"], item["visit"], s) in truth}
@@ -180,7 +201,8 @@ def evaluate_detector(
         for side in ("right", "left"):
             hip = result["hips"][side]
             circle_rows.append({
-                "key": item["key"], "side": side, "present": hip["present"], "confidence": hip["confidence"],
+                "key": item["key"], "side": side, "in_view": in_view[side], "present": hip["present"],
+                "confidence": hip["confidence"],
                 "reason": hip["reason"] or "",
                 "centre_err_vs_pts_mm": vs_pts.get(side, (np.nan, np.nan))[0],
                 "radius_err_vs_pts_mm": vs_pts.get(side, (np.nan, np.nan))[1],
@@ -211,6 +233,8 @@ def evaluate_detector(
         "min_confidence": detector.min_confidence,
         "hips_reported_present": {"n": sum(r["present"] for r in circle_rows), "of": len(circle_rows),
                                   "fraction": float(np.mean([r["present"] for r in circle_rows]))},
+        "hips_in_view_reported_present": _count([r["present"] for r in circle_rows if r["in_view"]]),
+        "hips_out_of_view_reported_absent": _count([not r["present"] for r in circle_rows if not r["in_view"]]),
         "hip_confidence": _stats([r["confidence"] for r in circle_rows]),
     }
     if truth is not None:

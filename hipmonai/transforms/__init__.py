@@ -44,6 +44,8 @@ from hipmonai.transforms.knee import (
 from hipmonai.transforms.label_augmentation import (
     DilatedLandmarkLabels,
     DilatedLandmarkLabelsd,
+    MaskLandmarksOutside,
+    MaskLandmarksOutsided,
     dilated_landmark_labels,
     dilated_pixel_count,
 )
@@ -73,6 +75,8 @@ __all__ = [
     "dilated_pixel_count",
     "DilatedLandmarkLabels",
     "DilatedLandmarkLabelsd",
+    "MaskLandmarksOutside",
+    "MaskLandmarksOutsided",
     "FemoralHeadCircle",
     "FemoralHeadCircled",
     "fit_circle_taubin",

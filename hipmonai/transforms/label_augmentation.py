@@ -24,6 +24,8 @@ from monai.utils import TransformBackends
 __all__ = [
     "DilatedLandmarkLabels",
     "DilatedLandmarkLabelsd",
+    "MaskLandmarksOutside",
+    "MaskLandmarksOutsided",
     "check_dilation",
     "dilated_landmark_labels",
     "dilated_pixel_count",
@@ -136,4 +138,54 @@ class DilatedLandmarkLabelsd(MapTransform):
         size = [int(s) for s in d[self.image_key].shape[1:]]
         for key in self.key_iterator(d):
             d[self.output_key] = self.renderer(np.asarray(d[key], dtype=np.float32), size)
+        return d
+
+
+class MaskLandmarksOutside(Transform):
+    """Array transform: ``(L, 2)`` landmarks -> the same with ``NaN`` where the landmark's pixel lies outside a
+    ``(W, H)`` image — the landmarks the training step turns into all-zero channels (an absent hip), which a
+    landmark error must not score.
+
+    Args:
+        spatial_size: ``(W, H)``; may be given per call instead.
+    """
+
+    backend = [TransformBackends.TORCH, TransformBackends.NUMPY]
+
+    def __init__(self, spatial_size: Sequence[int] | None = None) -> None:
+        self.spatial_size = spatial_size
+
+    def __call__(self, points: Any, spatial_size: Sequence[int] | None = None) -> Any:
+        size = spatial_size if spatial_size is not None else self.spatial_size
+        if size is None or len(size) != 2:
+            raise ValueError(f"spatial_size must be (W, H), got {size!r}.")
+        pts = torch.as_tensor(points).clone().to(torch.float32)
+        pixel = torch.round(pts)
+        outside = (pixel[..., 0] < 0) | (pixel[..., 0] > size[0] - 1)
+        outside |= (pixel[..., 1] < 0) | (pixel[..., 1] > size[1] - 1)
+        pts[outside] = float("nan")
+        return pts.numpy() if isinstance(points, np.ndarray) else pts
+
+
+class MaskLandmarksOutsided(MapTransform):
+    """Dictionary twin of :class:`MaskLandmarksOutside`: the image size comes from ``image_key`` ``(C, W, H)``.
+
+    Args:
+        keys: landmark keys.
+        image_key: the image (or heatmaps) whose spatial size bounds the landmarks.
+        allow_missing_keys: skip absent keys.
+    """
+
+    backend = MaskLandmarksOutside.backend
+
+    def __init__(self, keys: KeysCollection, image_key: Hashable = "image", allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.image_key = image_key
+        self.masker = MaskLandmarksOutside()
+
+    def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
+        d = dict(data)
+        size = tuple(d[self.image_key].shape[1:])
+        for key in self.key_iterator(d):
+            d[key] = self.masker(d[key], size)
         return d

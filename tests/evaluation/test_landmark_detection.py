@@ -109,3 +109,27 @@ def test_evaluate_and_ablation_commands(prepared, hip_cohort, tmp_path):
     table = (tmp_path / "abl" / "ablation.md").read_text()
     assert "| U-Net |" in table and "SDR 2 px" in table
     assert main(["labelaug", "ablation", "--arms", "nonsense", "--out", str(tmp_path / "x")]) != 0
+
+
+def test_hips_outside_the_image_are_not_scored_and_should_be_absent(prepared, tmp_path):
+    from monai.networks.nets import UNet
+
+    from hipmonai.data.pelvis import load_pelvis_datalist
+    from hipmonai.phantoms import generate_hip_cohort
+
+    cohort = tmp_path / "single"
+    generate_hip_cohort(cohort, n_subjects=2, workers=1, progress=False, spacing_mm=1.0, single_hip_fraction=1.0)
+    assert main(["labelaug", "prepare", "--dicom", str(cohort / "dicom"), "--landmarks", str(cohort / "landmarks"),
+                 "--out", str(tmp_path / "data"), "--size", str(SIZE), "--quiet"]) == 0
+    net = UNet(2, 1, 28, (4, 8), (2,))
+    net.load_state_dict(torch.load(prepared / "model.pt", weights_only=True)["model"])
+    items = [i for split in ("training", "validation", "test")
+             for i in load_pelvis_datalist(tmp_path / "data" / "pelvis.json", split)]
+    results = evaluate_detector(PelvisLandmarkDetector(net, SIZE), items, tmp_path / "eval",
+                                truth_csv=cohort / "truth.csv", gallery=0, progress=False)
+    assert results["model_px"]["n"] == 14 * len(items)  # one hip per image is in view
+    assert results["hips_in_view_reported_present"]["of"] == len(items)
+    assert results["hips_out_of_view_reported_absent"]["of"] == len(items)
+    with open(tmp_path / "eval" / "head_circles.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(r["centre_err_vs_truth_mm"] == "nan" for r in rows if r["in_view"] == "False")

@@ -73,3 +73,17 @@ def test_argmax_returns_the_peak_in_x_y_order_and_refinement_is_subpixel():
         heatmap_argmax(maps, refine_window=2)
     out = HeatmapArgmaxd("pred")({"pred": maps})
     assert out["pred"].shape == (2, 2)
+
+
+def test_landmarks_outside_the_image_are_masked_for_scoring():
+    from hipmonai.transforms import MaskLandmarksOutside, MaskLandmarksOutsided
+
+    points = np.array([[0.0, 0.0], [9.4, 4.0], [9.6, 4.0], [-0.6, 2.0], [3.0, np.nan]], dtype=np.float32)
+    masked = MaskLandmarksOutside((10, 5))(points)
+    assert isinstance(masked, np.ndarray)
+    np.testing.assert_array_equal(np.isnan(masked).any(axis=1), [False, False, True, True, True])
+    np.testing.assert_array_equal(masked[:2], points[:2])
+    out = MaskLandmarksOutsided("label", image_key="image")({"image": torch.zeros(1, 10, 5), "label": points})
+    np.testing.assert_array_equal(np.isnan(out["label"]).any(axis=1), [False, False, True, True, True])
+    with pytest.raises(ValueError, match="spatial_size must be"):
+        MaskLandmarksOutside()(points)
