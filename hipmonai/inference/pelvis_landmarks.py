@@ -45,6 +45,12 @@ DEFAULT_MIN_CONFIDENCE = 0.5
 SIDES = ("right", "left")
 
 
+#: largest RMS distance of the detected head points from their fitted circle, as a fraction of its radius, for a
+#: hip to count as found (phantom test hips: a few %; scattered points on an image the model does not understand:
+#: tens of %)
+MAX_HEAD_CIRCLE_RESIDUAL = 0.25
+
+
 class PelvisLandmarkDetector:
     """Whole-radiograph landmark detection with a trained pelvis U-Net.
 
@@ -170,7 +176,8 @@ class PelvisLandmarkDetector:
         Returns:
             ``{side: {"present": bool, "confidence": float, "reason": str | None}}`` for ``"right"`` and ``"left"``;
             the first failed check gives the reason: the median confidence below ``min_confidence``, an implausible
-            femoral head radius, or a head centre outside the image.
+            femoral head radius, head points that do not lie on a circle (``MAX_HEAD_CIRCLE_RESIDUAL``), or a head
+            centre outside the image.
         """
         confidence = np.asarray(confidence, dtype=np.float64)
         if len(confidence) != len(landmarks_mm) or len(confidence) % len(SIDES):
@@ -201,6 +208,10 @@ class PelvisLandmarkDetector:
         low, high = self.radius_range_mm
         if not low <= radius_mm <= high:
             return f"implausible femoral head radius {radius_mm:.1f} mm (plausible {low:g}-{high:g} mm)"
+        residual = head_circle_residual(full_mm, side, circle)
+        if residual > MAX_HEAD_CIRCLE_RESIDUAL:
+            return (f"femoral head points do not lie on a circle: RMS residual {100 * residual:.0f} % of the radius "
+                    f"(at most {100 * MAX_HEAD_CIRCLE_RESIDUAL:.0f} %)")
         cx_px, cy_px = cx_mm / float(spacing_mm[0]), cy_mm / float(spacing_mm[1])
         width, height = (int(n) for n in image_size_px)
         if not (0.0 <= cx_px <= width - 1 and 0.0 <= cy_px <= height - 1):
@@ -245,6 +256,16 @@ def fit_head_circles(points_mm: np.ndarray) -> dict[str, tuple[float, float, flo
     """
     circles = {side: fit_head_circle(points_mm, side) for side in SIDES}
     return {side: circle for side, circle in circles.items() if circle is not None}
+
+
+def head_circle_residual(points_mm: np.ndarray, side: str, circle: tuple[float, float, float]) -> float:
+    """RMS distance of one side's finite femoral head points from ``circle`` ``(cx, cy, r)`` (mm), over ``r``."""
+    groups = load_landmark_groups("hip")
+    offset = SIDES.index(side) * groups.n_points
+    pts = np.asarray(points_mm, dtype=np.float64)[[offset + i for i in groups.curves["femoral_head"]]]
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    cx, cy, radius = circle
+    return float(np.sqrt(np.mean((np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - radius) ** 2)) / radius)
 
 
 def fit_head_circle(points_mm: np.ndarray, side: str) -> tuple[float, float, float] | None:

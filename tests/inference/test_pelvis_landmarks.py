@@ -152,3 +152,21 @@ def test_confidence_is_the_median_of_the_hip_and_the_radius_range_is_the_preproc
         PelvisLandmarkDetector(torch.nn.Identity(), SIZE, radius_range_mm=(40.0, 10.0))
     with pytest.raises(ValueError, match="side must be one of"):
         fit_head_circle(np.zeros((160, 2)), "middle")
+
+
+def test_head_points_scattered_off_their_circle_are_not_a_hip():
+    from hipmonai.inference.pelvis_landmarks import MAX_HEAD_CIRCLE_RESIDUAL, head_circle_residual
+
+    detector = PelvisLandmarkDetector(torch.nn.Identity(), SIZE)
+    points = _circle_hips([(60.0, 100.0), (240.0, 100.0)], 24.0)
+    head = [j for j, index in enumerate(GROUPS.detection_subset) if index in set(GROUPS.curves["femoral_head"])]
+    rng = np.random.default_rng(0)
+    points[[K + j for j in head]] += rng.normal(0.0, 12.0, size=(len(head), 2))  # the left hip's head scattered
+    hips = detector.assess_hips(points, np.full(2 * K, 0.9), (0.4, 0.4), (750, 500))
+    assert hips["right"]["present"] and not hips["left"]["present"]
+    full = detector.full_points_mm(points)
+    residual = head_circle_residual(full, "left", fit_head_circle(full, "left"))
+    assert residual > MAX_HEAD_CIRCLE_RESIDUAL
+    expected = f"femoral head points do not lie on a circle: RMS residual {100 * residual:.0f} % of the radius"
+    assert hips["left"]["reason"] == f"{expected} (at most 25 %)"
+    assert head_circle_residual(full, "right", fit_head_circle(full, "right")) == pytest.approx(0.0, abs=1e-9)
