@@ -39,7 +39,8 @@ class MainJobScale:
     grading_epochs: int = 8
     grading_n_strong: int = 60
     labelaug_size_px: int = 128
-    labelaug_every_epochs: int = 1
+    labelaug_every_epochs: int = 4
+    detector_subjects: int = 300
     knee_roi_epochs: int = 15
     knee_landmark_epochs: int = 16
     knee_width: int = 8
@@ -51,9 +52,14 @@ class MainJobScale:
 SCALES = {
     "demo": MainJobScale(),
     "smoke": MainJobScale(hip_subjects=12, knee_subjects=8, prior_epochs=1, grading_epochs=1, grading_n_strong=4,
-                          labelaug_size_px=64, labelaug_every_epochs=1, knee_roi_epochs=1, knee_landmark_epochs=1,
+                          labelaug_size_px=64, labelaug_every_epochs=1, detector_subjects=12,
+                          knee_roi_epochs=1, knee_landmark_epochs=1,
                           knee_width=4, tiny_networks=True, batch_size=2),
 }
+
+
+#: phantom parameters of the landmark detector's cohort (``hipmonai phantoms hip --set``)
+DETECTOR_COHORT = ("paediatric_fraction=0.3", "single_hip_fraction=0.1")
 
 
 def _bundle_run(configs: list[str], overrides: dict[str, object]) -> tuple[str, ...]:
@@ -114,9 +120,16 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
          "--no-progress"], deps=["hip_cohort"])
     add("hip_split", "subject-level 70/15/15 split of the store",
         [*hipmonai, "split", "--h5", store, "--out", split, "--seed", seed, "--overwrite"], deps=["hip_store"])
+    # the landmark detector learns from its own cohort: adults and children, bilateral and single-hip views
+    detector = out / "cohorts" / "hip_detector"
+    add("detector_cohort", f"generate {scale.detector_subjects} phantom pelvis subjects for the landmark detector "
+        "(30 % children, 10 % single-hip views)",
+        [*hipmonai, "phantoms", "hip", "--out", detector, "--subjects", scale.detector_subjects, "--seed", seed + 1,
+         "--workers", workers, "--overwrite", "--quiet", "--set", *DETECTOR_COHORT])
     add("pelvis_cache", f"landmark cache for label augmentation ({scale.labelaug_size_px} px)",
-        [*hipmonai, "labelaug", "prepare", "--dicom", hip / "dicom", "--landmarks", hip / "landmarks",
-         "--out", data / "pelvis", "--size", scale.labelaug_size_px, "--seed", seed, "--quiet"], deps=["hip_cohort"])
+        [*hipmonai, "labelaug", "prepare", "--dicom", detector / "dicom", "--landmarks", detector / "landmarks",
+         "--out", data / "pelvis", "--size", scale.labelaug_size_px, "--seed", seed, "--quiet"],
+        deps=["detector_cohort"])
     add("knee_cache", "ROI and landmark caches for KNEEL (2 mm ROI, 1 mm landmark crops)",
         [*hipmonai, "knee", "prepare", "--cohort", knee, "--out", data / "knee", "--demo", "--seed", seed,
          "--quiet"], deps=["knee_cohort"])
@@ -164,7 +177,7 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
     add("labelaug_eval", "hip_landmark_labelaug: landmark errors and femoral head circles on the DICOM files",
         [*hipmonai, "labelaug", "evaluate", "--bundle", labelaug_bundle, "--config", "configs/inference.json",
          "configs/demo.json", *_sets(labelaug_common),
-         "--checkpoint", run_dir / "model.pt", "--truth", hip / "truth.csv", "--out", out / "labelaug" / "eval"],
+         "--checkpoint", run_dir / "model.pt", "--truth", detector / "truth.csv", "--out", out / "labelaug" / "eval"],
         deps=["labelaug_train"])
 
     # knee_landmark_kneel: ROI stage, then the landmark stage initialised from it, then the two-stage pipeline. Both
@@ -172,7 +185,7 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
     # (bundle README, Table 1 ablation)
     knee_bundle, knee_configs = bundles / "knee_landmark_kneel", ["configs/train.json", "configs/demo.json"]
     knee_common = {"dataset_dir": data / "knee", "width": scale.knee_width, "ckpt_dir": out / "knee" / "model", **batch}
-    knee_train = {**knee_common, "mixup_weight_by": "released_code"}
+    knee_train = {**knee_common, "mixup_weight_by": "released_code", "domain_randomisation": False}
     add("knee_roi", "knee_landmark_kneel: train the ROI stage",
         _bundle_run([knee_configs[0], "configs/roi.json", knee_configs[1]],
                     {**knee_train, "max_epochs": scale.knee_roi_epochs, "output_dir": out / "knee" / "roi"}),

@@ -22,7 +22,7 @@ def smoke_job(tmp_path_factory):
 
 def test_every_step_ran_and_the_report_has_every_bundle(smoke_job):
     timings = json.loads((smoke_job / "report" / "timings.json").read_text())
-    assert len(timings["steps"]) == 16 and {s["status"] for s in timings["steps"].values()} == {"done"}
+    assert len(timings["steps"]) == 17 and {s["status"] for s in timings["steps"].values()} == {"done"}
     markdown = (smoke_job / "report" / "report.md").read_text()
     for bundle in ("hip_osteophyte_prior", "hip_osteophyte_grading", "hip_landmark_labelaug", "knee_landmark_kneel"):
         assert f"## {bundle}:" in markdown
@@ -43,4 +43,4 @@ def test_report_page_renders_every_figure_in_headless_chromium(smoke_job, page_f
 def test_rerun_reuses_every_step(smoke_job, capsys):
     assert main(["demo", "--out", str(smoke_job), "--scale", "smoke"]) == 0
     printed = capsys.readouterr().out
-    assert printed.count(" cached ") == 16 and " started " not in printed
+    assert printed.count(" cached ") == 17 and " started " not in printed
