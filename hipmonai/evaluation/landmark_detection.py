@@ -80,6 +80,22 @@ def summarize_errors(errors: np.ndarray, thresholds: Sequence[float] = SDR_THRES
             "sdr": {f"{t:g}": float((values < t).mean()) for t in thresholds}}
 
 
+def _fit_in_view(points_mm: np.ndarray, in_view: Mapping[str, bool]) -> dict[str, tuple[float, float, float]]:
+    """Head circles of the raw detected points of the hips in view; a side whose points cannot define a circle
+    (collinear or coinciding: the detector collapsed them) is left out, so its centre error is ``NaN``."""
+    from hipmonai.inference.pelvis_landmarks import fit_head_circle  # as the other inference import: lazy (torch)
+
+    circles = {}
+    for side, seen in in_view.items():
+        try:
+            circle = fit_head_circle(points_mm, side) if seen else None
+        except InputError:
+            circle = None
+        if circle is not None:
+            circles[side] = circle
+    return circles
+
+
 def _inside(point_xy: np.ndarray, shape_wh: Sequence[int]) -> bool:
     """Whether an ``(x, y)`` pixel point lies inside an image of ``(W, H)`` pixels."""
     return bool(0 <= point_xy[0] <= shape_wh[0] - 1 and 0 <= point_xy[1] <= shape_wh[1] - 1)
@@ -191,8 +207,7 @@ def evaluate_detector(
                  for n, a, b in zip(names, e_px, e_mm, strict=True)]
         if all(hip["present"] for hip in result["hips"].values()):
             write_detection_pts(out / "predicted_pts" / f"{item['key']}.pts", result["landmarks_mm"])
-        predicted = fit_head_circles(detector.full_points_mm(result["raw_landmarks_mm"]))
-        predicted = {side: circle for side, circle in predicted.items() if in_view[side]}
+        predicted = _fit_in_view(detector.full_points_mm(result["raw_landmarks_mm"]), in_view)
         vs_pts = head_circle_errors(predicted, from_pts)
         truth_sides = {s: truth[(item["subject_id"], item["visit"], s)] for s in ("right", "left")
                        if truth is not None and (item["subject_id"], item["visit"], s) in truth}

@@ -133,3 +133,15 @@ def test_hips_outside_the_image_are_not_scored_and_should_be_absent(prepared, tm
     with open(tmp_path / "eval" / "head_circles.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert all(r["centre_err_vs_truth_mm"] == "nan" for r in rows if r["in_view"] == "False")
+
+
+def test_collapsed_or_out_of_view_predictions_give_no_circle():
+    from hipmonai.evaluation.landmark_detection import _fit_in_view
+
+    head = load_landmark_groups("hip").curves["femoral_head"]
+    points = np.full((160, 2), np.nan)
+    angles = np.linspace(0.2, 2.5, len(head))
+    points[head] = np.c_[50 + 20 * np.cos(angles), 100 + 20 * np.sin(angles)]
+    points[[80 + i for i in head]] = np.c_[np.linspace(0, 9, len(head)), np.zeros(len(head))]  # collinear
+    assert set(_fit_in_view(points, {"right": True, "left": True})) == {"right"}
+    assert _fit_in_view(points, {"right": False, "left": True}) == {}
