@@ -88,3 +88,46 @@ def rendered_figures(page: Path, tmp_path: Path) -> tuple[str, list[dict]]:
 def page_figures(tmp_path):
     """``page_figures(page) -> (title, images)``: ``page`` loaded from disk in headless chromium."""
     return lambda page: rendered_figures(page, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def peaked_detector():
+    """Factory of pelvis detectors that "find" given points: ``make(dicom, pts, present=("right", "left"),
+    size_px=256, peak_logit=8.0, **detector_kwargs)`` builds a :class:`~hipmonai.inference.PelvisLandmarkDetector`
+    whose network returns logits ``peak_logit`` at the model pixels of the true detection-subset points (from the
+    ``.pts``) of the ``present`` hips and -8 elsewhere, for any input. Returns ``(detector, image, points_px)``."""
+    import numpy as np
+    import torch
+    from monai.data import MetaTensor
+
+    from hipmonai.inference import PelvisLandmarkDetector
+    from hipmonai.io.landmark_groups import load_landmark_groups
+    from hipmonai.io.pts import read_pts
+    from hipmonai.readers import load_radiograph
+    from hipmonai.transforms.geometry import apply_affine_to_points
+
+    class FixedLogits(torch.nn.Module):
+        """Stands in for the U-Net: the same ``(1, 2 K, S, S)`` logits for any input."""
+
+        def __init__(self, logits: torch.Tensor) -> None:
+            super().__init__()
+            self.register_buffer("logits", logits)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.logits.expand(x.shape[0], -1, -1, -1)
+
+    def make(dicom, pts, present=("right", "left"), size_px=256, peak_logit=8.0, **detector_kwargs):
+        array_wh, meta = load_radiograph(dicom)
+        image = MetaTensor(torch.from_numpy(np.ascontiguousarray(array_wh[None])), affine=meta["affine"])
+        subset = load_landmark_groups("hip").bilateral_detection_subset
+        points_px = read_pts(pts)[subset] / np.asarray(meta["spacing_xy_mm"])
+        detector = PelvisLandmarkDetector(torch.nn.Identity(), size_px, **detector_kwargs)
+        model_px = apply_affine_to_points(points_px, detector.chain({"image": image})["px_affine"], dtype=np.float64)
+        logits = torch.full((1, len(subset), size_px, size_px), -8.0)
+        for i, (x, y) in enumerate(np.rint(model_px).astype(int)):
+            if ("right", "left")[2 * i // len(subset)] in present:
+                logits[0, i, x, y] = peak_logit
+        detector.network = FixedLogits(logits)
+        return detector, image, points_px
+
+    return make

@@ -6,21 +6,17 @@ import importlib.util
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from hipmonai.errors import InputError
-from hipmonai.inference import PelvisLandmarkDetector, fit_head_circles
-from hipmonai.io.landmark_groups import load_landmark_groups
+from hipmonai.inference import fit_head_circles
 from hipmonai.io.pts import read_pts
 from hipmonai.paths import repo_root
-from hipmonai.transforms.geometry import apply_affine_to_points
 
 TINY = ["channels=[4, 8]", "strides=[2]", "num_res_units=0", "image_size_px=32"]
-PEAKED_SIZE = 256
 
 
 @pytest.fixture(scope="module")
@@ -29,36 +25,6 @@ def real_hips():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-class FixedLogits(torch.nn.Module):
-    """Stands in for the U-Net: the same ``(1, 2 K, S, S)`` logits for any input."""
-
-    def __init__(self, logits: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("logits", logits)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits.expand(x.shape[0], -1, -1, -1)
-
-
-def _peaked_detector(dicom: Path, pts: Path) -> PelvisLandmarkDetector:
-    """A detector that finds the true points (from ``pts``) of both hips of ``dicom``."""
-    from monai.data import MetaTensor
-
-    from hipmonai.readers import load_radiograph
-
-    array_wh, meta = load_radiograph(dicom)
-    image = MetaTensor(torch.from_numpy(np.ascontiguousarray(array_wh[None])), affine=meta["affine"])
-    detector = PelvisLandmarkDetector(torch.nn.Identity(), PEAKED_SIZE)
-    subset = load_landmark_groups("hip").bilateral_detection_subset
-    points_px = read_pts(pts)[subset] / np.asarray(meta["spacing_xy_mm"])
-    model_px = apply_affine_to_points(points_px, detector.chain({"image": image})["px_affine"], dtype=np.float64)
-    logits = torch.full((1, len(subset), PEAKED_SIZE, PEAKED_SIZE), -8.0)
-    for i, (x, y) in enumerate(np.rint(model_px).astype(int)):
-        logits[0, i, x, y] = 8.0
-    detector.network = FixedLogits(logits)
-    return detector
 
 
 @pytest.fixture()
@@ -81,9 +47,10 @@ def folders(hip_cohort, tmp_path):
     return tmp_path, dicom, pts, centres
 
 
-def test_found_heads_are_within_tolerance_and_sides_follow_the_labels(real_hips, folders, monkeypatch, capsys):
+def test_found_heads_are_within_tolerance_and_sides_follow_the_labels(real_hips, folders, monkeypatch, capsys,
+                                                                         peaked_detector):
     tmp_path, dicom, pts, centres = folders
-    detector = _peaked_detector(dicom, pts)
+    detector = peaked_detector(dicom, pts)[0]
     monkeypatch.setattr(real_hips, "build_detector", lambda spec, device: detector)
     args = ["--checkpoint", "unused.pt", "--dicom", str(tmp_path / "dicom"), "--labels", str(tmp_path / "labels"),
             "--out", str(tmp_path / "report.json")]

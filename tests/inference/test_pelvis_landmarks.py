@@ -11,23 +11,10 @@ import torch
 from hipmonai.inference import PelvisDetectorInferer, PelvisLandmarkDetector
 from hipmonai.inference.pelvis_landmarks import DEFAULT_MIN_CONFIDENCE, fit_head_circle
 from hipmonai.io.landmark_groups import load_landmark_groups
-from hipmonai.io.pts import read_pts
-from hipmonai.transforms.geometry import apply_affine_to_points
 
 SIZE = 256
 GROUPS = load_landmark_groups("hip")
 K = len(GROUPS.detection_subset)
-
-
-class FixedLogits(torch.nn.Module):
-    """Stands in for the U-Net: the same ``(1, 2 K, S, S)`` logits for any input."""
-
-    def __init__(self, logits: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("logits", logits)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits.expand(x.shape[0], -1, -1, -1)
 
 
 def _radiograph(dicom: Path):
@@ -39,34 +26,18 @@ def _radiograph(dicom: Path):
     return MetaTensor(torch.from_numpy(np.ascontiguousarray(array_wh[None])), affine=meta["affine"]), meta
 
 
-def _peaked_detector(
-    image, points_px: np.ndarray, present: tuple[str, ...], peak_logit: float = 8.0, **kwargs
-) -> PelvisLandmarkDetector:
-    """A detector whose network peaks (``peak_logit``) at the true points of the ``present`` hips, -8 elsewhere."""
-    detector = PelvisLandmarkDetector(torch.nn.Identity(), SIZE, **kwargs)
-    model_px = apply_affine_to_points(points_px, detector.chain({"image": image})["px_affine"], dtype=np.float64)
-    logits = torch.full((1, 2 * K, SIZE, SIZE), -8.0)
-    for i, (x, y) in enumerate(np.rint(model_px).astype(int)):
-        if ("right", "left")[i // K] in present:
-            logits[0, i, x, y] = peak_logit
-    detector.network = FixedLogits(logits)
-    return detector
-
-
 @pytest.fixture(scope="module")
 def radiograph(hip_cohort):
-    """The first phantom radiograph and its true detection-subset points ``(2 K, 2)`` in pixels."""
+    """The first phantom radiograph's DICOM and ``.pts`` (see the ``peaked_detector`` fixture)."""
     dicom = sorted((hip_cohort / "dicom").rglob("*.dcm"))[0]
-    image, meta = _radiograph(dicom)
     pts = sorted((hip_cohort / "landmarks").rglob("*.pts"))[0]
     assert pts.stem == dicom.stem
-    points_px = read_pts(pts)[GROUPS.bilateral_detection_subset] / np.asarray(meta["spacing_xy_mm"])
-    return image, points_px
+    return dicom, pts
 
 
-def test_confidence_is_the_sigmoid_of_each_peak_and_an_absent_hip_is_nan(radiograph):
-    image, points_px = radiograph
-    result = _peaked_detector(image, points_px, present=("right",)).predict_image(image)
+def test_confidence_is_the_sigmoid_of_each_peak_and_an_absent_hip_is_nan(radiograph, peaked_detector):
+    detector, image, points_px = peaked_detector(*radiograph, present=("right",), size_px=SIZE)
+    result = detector.predict_image(image)
     assert result["confidence"].shape == (2 * K,)
     np.testing.assert_allclose(result["confidence"][:K], torch.sigmoid(torch.tensor(8.0)).item(), rtol=1e-6)
     np.testing.assert_allclose(result["confidence"][K:], torch.sigmoid(torch.tensor(-8.0)).item(), rtol=1e-6)
@@ -77,13 +48,12 @@ def test_confidence_is_the_sigmoid_of_each_peak_and_an_absent_hip_is_nan(radiogr
     assert np.isfinite(result["raw_landmarks_px"]).all() and np.isfinite(result["landmarks_px"][:K]).all()
     np.testing.assert_allclose(result["landmarks_mm"][:K], result["landmarks_px"][:K] * result["spacing_mm"])
     np.testing.assert_allclose(result["landmarks_px"][:K], points_px[:K], atol=0.6 * max(image.shape[1:]) / SIZE + 1)
-    both = _peaked_detector(image, points_px, present=("right", "left")).predict_image(image)
+    both = peaked_detector(*radiograph, size_px=SIZE)[0].predict_image(image)
     assert all(hip["present"] for hip in both["hips"].values()) and np.isfinite(both["landmarks_mm"]).all()
 
 
-def test_min_confidence_decides_presence_and_arrives_through_the_inferer(radiograph):
-    image, points_px = radiograph
-    strict = _peaked_detector(image, points_px, present=("right", "left"), peak_logit=2.0, min_confidence=0.9)
+def test_min_confidence_decides_presence_and_arrives_through_the_inferer(radiograph, peaked_detector):
+    strict, image, _ = peaked_detector(*radiograph, size_px=SIZE, peak_logit=2.0, min_confidence=0.9)
     hips = strict.predict_image(image)["hips"]
     assert [hips[s]["reason"] for s in ("right", "left")] == ["hip not found: confidence 0.88 < 0.90"] * 2
     network = strict.network

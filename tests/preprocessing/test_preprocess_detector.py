@@ -16,7 +16,6 @@ import torch
 from hipmonai.cli import main
 from hipmonai.data import HipStore
 from hipmonai.errors import InputError
-from hipmonai.inference import PelvisLandmarkDetector
 from hipmonai.io.landmark_groups import load_landmark_groups
 from hipmonai.io.pts import read_pts, write_pts
 from hipmonai.preprocessing import preprocess_cohort
@@ -27,41 +26,8 @@ from hipmonai.preprocessing.detector import (
     predicted_pts_path,
     read_hip_pts,
 )
-from hipmonai.transforms.geometry import apply_affine_to_points
 
 TINY = {"channels": [4, 8], "strides": [2], "num_res_units": 0, "image_size_px": 32}
-PEAKED_SIZE = 256
-
-
-class FixedLogits(torch.nn.Module):
-    """Stands in for the U-Net: the same ``(1, 2 K, S, S)`` logits for any input."""
-
-    def __init__(self, logits: torch.Tensor) -> None:
-        super().__init__()
-        self.register_buffer("logits", logits)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.logits.expand(x.shape[0], -1, -1, -1)
-
-
-def _peaked_detector(dicom: Path, pts: Path, present: tuple[str, ...]) -> PelvisLandmarkDetector:
-    """A detector that finds the true points (from ``pts``) of the ``present`` hips of ``dicom`` and nothing else."""
-    from monai.data import MetaTensor
-
-    from hipmonai.readers import load_radiograph
-
-    array_wh, meta = load_radiograph(dicom)
-    image = MetaTensor(torch.from_numpy(np.ascontiguousarray(array_wh[None])), affine=meta["affine"])
-    detector = PelvisLandmarkDetector(torch.nn.Identity(), PEAKED_SIZE)
-    subset = load_landmark_groups("hip").bilateral_detection_subset
-    points_px = read_pts(pts)[subset] / np.asarray(meta["spacing_xy_mm"])
-    model_px = apply_affine_to_points(points_px, detector.chain({"image": image})["px_affine"], dtype=np.float64)
-    logits = torch.full((1, len(subset), PEAKED_SIZE, PEAKED_SIZE), -8.0)
-    for i, (x, y) in enumerate(np.rint(model_px).astype(int)):
-        if ("right", "left")[2 * i // len(subset)] in present:
-            logits[0, i, x, y] = 8.0
-    detector.network = FixedLogits(logits)
-    return detector
 
 
 def _without_one_pts(hip_cohort: Path, tmp_path: Path) -> tuple[Path, Path, str]:
@@ -109,9 +75,9 @@ def test_detector_builds_from_the_bundle_config(tiny_checkpoint, hip_cohort, tmp
 
 
 def test_radiograph_without_pts_gets_predicted_landmarks_written_as_pts(tiny_checkpoint, hip_cohort, tmp_path,
-                                                                         monkeypatch):
+                                                                         peaked_detector, monkeypatch):
     landmarks, removed, relative = _without_one_pts(hip_cohort, tmp_path)
-    detector = _peaked_detector(hip_cohort / "dicom" / relative, removed, present=("right", "left"))
+    detector = peaked_detector(hip_cohort / "dicom" / relative, removed)[0]
     monkeypatch.setattr("hipmonai.preprocessing.runner.build_detector", lambda spec: detector)
     predicted = tmp_path / "predicted"
     summary = preprocess_cohort(hip_cohort / "dicom", landmarks, hip_cohort / "grades.csv", tmp_path / "hip.h5",
@@ -127,9 +93,9 @@ def test_radiograph_without_pts_gets_predicted_landmarks_written_as_pts(tiny_che
 
 
 def test_a_hip_the_detector_does_not_find_is_skipped_with_its_reason(tiny_checkpoint, hip_cohort, tmp_path,
-                                                                      monkeypatch):
+                                                                      peaked_detector, monkeypatch):
     landmarks, removed, relative = _without_one_pts(hip_cohort, tmp_path)
-    detector = _peaked_detector(hip_cohort / "dicom" / relative, removed, present=("right",))
+    detector = peaked_detector(hip_cohort / "dicom" / relative, removed, present=("right",))[0]
     monkeypatch.setattr("hipmonai.preprocessing.runner.build_detector", lambda spec: detector)
     predicted = tmp_path / "predicted"
     out = tmp_path / "hip.h5"
