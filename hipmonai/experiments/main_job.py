@@ -40,7 +40,7 @@ class MainJobScale:
     grading_n_strong: int = 60
     labelaug_size_px: int = 128
     labelaug_every_epochs: int = 4
-    detector_subjects: int = 200
+    detector_subjects: int = 300
     knee_roi_epochs: int = 15
     knee_landmark_epochs: int = 16
     knee_width: int = 8
