@@ -258,11 +258,18 @@ def fit_head_circles(points_mm: np.ndarray) -> dict[str, tuple[float, float, flo
     return {side: circle for side, circle in circles.items() if circle is not None}
 
 
-def head_circle_residual(points_mm: np.ndarray, side: str, circle: tuple[float, float, float]) -> float:
-    """RMS distance of one side's finite femoral head points from ``circle`` ``(cx, cy, r)`` (mm), over ``r``."""
+def _head_points(points_mm: np.ndarray, side: str) -> np.ndarray:
+    """The ``femoral_head`` curve points of one side of a bilateral ``(160, 2)`` list (NaN rows kept)."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}.")
     groups = load_landmark_groups("hip")
     offset = SIDES.index(side) * groups.n_points
-    pts = np.asarray(points_mm, dtype=np.float64)[[offset + i for i in groups.curves["femoral_head"]]]
+    return np.asarray(points_mm, dtype=np.float64)[[offset + i for i in groups.curves["femoral_head"]]]
+
+
+def head_circle_residual(points_mm: np.ndarray, side: str, circle: tuple[float, float, float]) -> float:
+    """RMS distance of one side's finite femoral head points from ``circle`` ``(cx, cy, r)`` (mm), over ``r``."""
+    pts = _head_points(points_mm, side)
     pts = pts[np.isfinite(pts).all(axis=1)]
     cx, cy, radius = circle
     return float(np.sqrt(np.mean((np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - radius) ** 2)) / radius)
@@ -278,11 +285,7 @@ def fit_head_circle(points_mm: np.ndarray, side: str) -> tuple[float, float, flo
     """
     from hipmonai.transforms.geometry import fit_circle_taubin
 
-    if side not in SIDES:
-        raise ValueError(f"side must be one of {SIDES}, got {side!r}.")
-    groups = load_landmark_groups("hip")
-    offset = SIDES.index(side) * groups.n_points
-    pts = np.asarray(points_mm, dtype=np.float64)[[offset + i for i in groups.curves["femoral_head"]]]
+    pts = _head_points(points_mm, side)
     if np.isfinite(pts).all(axis=1).sum() < 3:
         return None
     cx, cy, radius = fit_circle_taubin(pts)

@@ -279,12 +279,25 @@ class Film:
             self.overlays.append((text, (xy_mm[0] / self.spacing_mm, xy_mm[1] / self.spacing_mm),
                                   height_mm / self.spacing_mm, level))
             return
-        mask = text_mask(text, height_mm / self.spacing_mm)
-        r0, c0 = int(round(xy_mm[1] / self.spacing_mm)), int(round(xy_mm[0] / self.spacing_mm))
+        placed = self._place_text(text, (xy_mm[0] / self.spacing_mm, xy_mm[1] / self.spacing_mm),
+                                  height_mm / self.spacing_mm)
+        if placed is not None:
+            window, mask = placed
+            self.lead_mm[window] += lead_mm * mask
+
+    def _place_text(
+        self, text: str, xy_px: tuple[float, float], height_px: float
+    ) -> tuple[tuple[slice, slice], np.ndarray] | None:
+        """``((rows, columns) window, coverage)`` of ``text`` with its top-left corner at ``xy_px``, clipped to the
+        image; ``None`` when it falls entirely outside."""
+        mask = text_mask(text, height_px)
+        r0, c0 = int(round(xy_px[1])), int(round(xy_px[0]))
         h, w = mask.shape
-        rr, cc = slice(max(r0, 0), min(r0 + h, self.shape_hw[0])), slice(max(c0, 0), min(c0 + w, self.shape_hw[1]))
-        if rr.start < rr.stop and cc.start < cc.stop:
-            self.lead_mm[rr, cc] += lead_mm * mask[rr.start - r0 : rr.stop - r0, cc.start - c0 : cc.stop - c0]
+        rr = slice(max(r0, 0), min(r0 + h, self.shape_hw[0]))
+        cc = slice(max(c0, 0), min(c0 + w, self.shape_hw[1]))
+        if rr.start >= rr.stop or cc.start >= cc.stop:
+            return None
+        return (rr, cc), mask[rr.start - r0 : rr.stop - r0, cc.start - c0 : cc.stop - c0]
 
     def expose(self, exposure: Exposure, rng: np.random.Generator) -> np.ndarray:
         """Form the image (see :class:`Exposure`) and quantise to 12 bits.
@@ -395,14 +408,10 @@ class Film:
         x = np.where(self.field < 0.5, np.maximum(x, 0.95 + 0.05 * (1.0 - self.field)), x)
         image = exposure.window[0] + (exposure.window[1] - exposure.window[0]) * x
         for text, xy_px, height_px, level in self.overlays:
-            mask = text_mask(text, height_px)
-            r0, c0 = int(round(xy_px[1])), int(round(xy_px[0]))
-            h, w = mask.shape
-            rr = slice(max(r0, 0), min(r0 + h, self.shape_hw[0]))
-            cc = slice(max(c0, 0), min(c0 + w, self.shape_hw[1]))
-            if rr.start < rr.stop and cc.start < cc.stop:
-                m = mask[rr.start - r0 : rr.stop - r0, cc.start - c0 : cc.stop - c0]
-                image[rr, cc] = image[rr, cc] * (1 - m) + level * MAX_VALUE_12BIT * m
+            placed = self._place_text(text, xy_px, height_px)
+            if placed is not None:
+                window, m = placed
+                image[window] = image[window] * (1 - m) + level * MAX_VALUE_12BIT * m
         return np.clip(image, 0.0, MAX_VALUE_12BIT).astype(np.float32)
 
 
