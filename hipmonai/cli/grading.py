@@ -20,7 +20,7 @@ from typing import Any
 from hipmonai.cli.bundle_options import add_bundle_options
 from hipmonai.errors import InputError
 
-DEFAULT_BUNDLE = "bundles/hip_osteophyte_grading"
+DEFAULT_BUNDLE = "hip_osteophyte_grading"
 #: The models of paper 002 Figure 2: (label, strategy, rho) looked up in a sweep.
 FIGURE_MODELS = (("Strong-only", "strong_only", "0"), ("Oracle", "oracle", "all"), ("Masked (all)", "masked", "all"),
                  ("Dual-Head MIL (all)", "dual_mil", "all"), ("Pure MIL (all)", "pure_mil", "all"))
@@ -116,9 +116,10 @@ def _report(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         plot_head_gradcam,
         select_gradcam_case,
     )
-    from hipmonai.experiments.bundle import bundle_parser, load_checkpoint, split_loader
+    from hipmonai.experiments.bundle import bundle_parser, split_loader
     from hipmonai.experiments.weak_strong_sweep import evaluate_grading_checkpoint
     from hipmonai.io.strict_json import strict_json
+    from hipmonai.networks.checkpoint import load_config_network
 
     models = [(label, path, overrides) for label, path in args.models]
     if args.sweep is not None:
@@ -151,7 +152,7 @@ def _report(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
     maps, explained, item = {}, {}, None
     for label, checkpoint, settings in models:
         parser = bundle_parser(args.bundle, args.config, settings)
-        network = load_checkpoint(parser.get_parsed_content("network_def"), checkpoint)
+        network = load_config_network(parser, checkpoint)
         if item is None:
             item = split_loader(parser, args.split).dataset[index]
         choice = grades if args.grade == "true" else ("predicted" if args.grade == "predicted" else

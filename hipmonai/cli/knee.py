@@ -17,7 +17,7 @@ from pathlib import Path
 from hipmonai.cli.bundle_options import add_bundle_options, parse_override
 from hipmonai.errors import InputError
 
-DEFAULT_BUNDLE = "bundles/knee_landmark_kneel"
+DEFAULT_BUNDLE = "knee_landmark_kneel"
 PAPER_SCALE = {"roi_spacing_mm": 1.0, "roi_size_px": (256, 320), "landmark_spacing_mm": 0.3, "crop_mm": 140.0}
 DEMO_SCALE = {"roi_spacing_mm": 2.0, "roi_size_px": (128, 160), "landmark_spacing_mm": 1.0, "crop_mm": 140.0}
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from hipmonai.cli.bundle_options import add_bundle_options, parse_override
 from hipmonai.errors import InputError
 
-DEFAULT_BUNDLE = "bundles/hip_landmark_labelaug"
+DEFAULT_BUNDLE = "hip_landmark_labelaug"
 
 
 def _bundle_options(parser: argparse.ArgumentParser, default_configs: list[str]) -> None:

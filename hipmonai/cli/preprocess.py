@@ -37,10 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--detector", metavar="CKPT",
                         help="hip_landmark_labelaug checkpoint predicting landmarks for radiographs without a .pts")
-    parser.add_argument("--detector-bundle", help="the landmark bundle folder (default: bundles/hip_landmark_labelaug)")
+    parser.add_argument("--detector-bundle",
+                        help="the landmark bundle folder (default: the hip_landmark_labelaug bundle packaged with "
+                             "hipmonai)")
     parser.add_argument("--detector-config", nargs="+", default=["configs/inference.json"], metavar="FILE",
-                        help="bundle configs of the detector, relative to its bundle (add configs/demo.json for the "
-                        "demo-scale model)")
+                        help="bundle configs of the detector, relative to its bundle (default: configs/inference.json, "
+                             "which reads the network and input sizes from the checkpoint)")
     parser.add_argument("--min-confidence", type=_confidence, metavar="P",
                         help="median landmark confidence (sigmoid of the peak logit) a hip needs for the detector to "
                         "report it, in (0, 1) (default: min_confidence of the detector config, 0.5)")

@@ -22,7 +22,7 @@ from typing import Any
 from hipmonai.cli.bundle_options import add_bundle_options
 from hipmonai.errors import InputError
 
-DEFAULT_BUNDLE = "bundles/hip_osteophyte_prior"
+DEFAULT_BUNDLE = "hip_osteophyte_prior"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

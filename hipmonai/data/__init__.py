@@ -20,6 +20,7 @@ from hipmonai.data.manifests import (
     make_datalist,
     split_sizes,
     split_subjects,
+    store_settings,
     write_manifest,
 )
 from hipmonai.data.parts import (
@@ -72,6 +73,7 @@ __all__ = [
     "ScanRecord",
     "split_sizes",
     "split_subjects",
+    "store_settings",
     "split_weak_strong",
     "SPLITS",
     "temp_path_for",

@@ -313,3 +313,23 @@ def load_datalist(path: str | os.PathLike, split: str = "training") -> list[dict
     if split not in SPLITS:
         raise InputError(f"split must be one of {list(SPLITS)}, got {split!r}")
     return load_manifest(path)[split]
+
+
+def store_settings(path: str | os.PathLike) -> dict[str, Any]:
+    """How the hip crops of a manifest's store were made: ``{"spacing_mm": float, "crop_px": int}`` (its root
+    attributes, written by ``hipmonai preprocess``), for a bundle config to record with its checkpoint::
+
+        "store_settings": "$hipmonai.data.store_settings(@datalist)"
+
+    Raises:
+        InputError: the manifest names no store, or the store lacks either attribute.
+    """
+    manifest = load_manifest(path)
+    if not isinstance(manifest.get("store"), str):
+        raise InputError(f"{path}: the manifest names no store")
+    with HipStore(manifest["store"]) as store:
+        attrs = store.attrs
+    missing = [k for k in ("spacing_mm", "crop_px") if k not in attrs]
+    if missing:
+        raise InputError(f"{manifest['store']}: the store does not record {missing}; write it with hipmonai preprocess")
+    return {"spacing_mm": float(attrs["spacing_mm"]), "crop_px": int(attrs["crop_px"])}

@@ -12,11 +12,10 @@ Run (``-i`` a folder of DICOM files, ``-o`` where the SR files go, ``-m`` the mo
     python -m hipmonai.deploy.app -i DICOM_DIR -o OUT_DIR -m MODELS_DIR
 
 ``MODELS_DIR`` holds ``hip_landmark_labelaug.pt``, ``hip_osteophyte_prior.pt`` and ``hip_osteophyte_grading.pt``
-(the bundles' ``model.pt`` files), and optionally ``models.json`` with the bundle config files and overrides each
-checkpoint was trained with, e.g. ``{"landmarks": {"configs": ["configs/inference.json", "configs/demo.json"]},
-"prior": {"configs": [...], "overrides": {"widen_factor": 0.5}}, "crop": {"spacing_mm": 0.4, "crop_px": 224}}``
-(keys ``landmarks``, ``prior``, ``grading``; ``crop``: the hip crops the osteophyte checkpoints were trained on,
-default ``configs/preprocessing.json``).
+(the bundles' ``model.pt`` files). Each checkpoint records the settings it was trained with, so the networks and the
+hip crops need no configuration; optionally ``models.json`` adds bundle config files and overrides, e.g.
+``{"prior": {"configs": [...], "overrides": {...}}, "crop": {"spacing_mm": 0.4, "crop_px": 224}}`` (keys
+``landmarks``, ``prior``, ``grading``, ``crop``); a setting that disagrees with a checkpoint is an error naming it.
 The SR files are named after the analysed image's ``source_uid_hash`` (no identifying value in file names), and
 ``analysis.json`` beside them lists every result. Patient and study attributes are not copied into the SR unless
 ``HIPMONAI_SR_COPY_PATIENT=1`` is set (PACS filing; see :mod:`hipmonai.deploy.sr`).

@@ -10,8 +10,8 @@ deployment framework (the MONAI Deploy application in :mod:`hipmonai.deploy.app`
 3. ``hip_osteophyte_prior`` gives the four osteophyte probabilities and ``hip_osteophyte_grading`` the probability of
    an osteophyte anywhere and the four OARSI grades of each hip.
 
-Each network is the bundle's own ``network_def`` built from its config files (add ``configs/demo.json`` for a
-demo-scale checkpoint) and loaded with ``weights_only``.
+Each network is the bundle's own ``network_def`` built from its ``configs/inference.json`` with the settings its
+checkpoint records (:mod:`hipmonai.networks.checkpoint`), and loaded with ``weights_only``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from hipmonai.errors import InputError, input_error_cause
+from hipmonai.networks.checkpoint import load_config_network, trained_settings
 
 __all__ = ["CHECKPOINT_NAMES", "HipAnalysis", "HipRadiographAnalyzer", "RadiographAnalysis"]
 
@@ -95,11 +96,30 @@ class RadiographAnalysis:
 
 def _bundle_network(bundle: Path, configs: Sequence[str], checkpoint: Path, overrides: Mapping[str, Any] | None,
                     device: torch.device) -> tuple[torch.nn.Module, Any]:
-    from hipmonai.experiments.bundle import bundle_parser, load_checkpoint
+    from hipmonai.experiments.bundle import bundle_parser
 
     parser = bundle_parser(bundle, list(configs), dict(overrides or {}))
-    network = load_checkpoint(parser.get_parsed_content("network_def"), checkpoint)
+    network = load_config_network(parser, checkpoint)
     return network.to(device).eval(), parser
+
+
+def trained_crop(prior: str | os.PathLike, grading: str | os.PathLike) -> tuple[int | None, float | None]:
+    """``(crop_px, spacing_mm)`` of the hip crops the osteophyte checkpoints were trained on: their
+    ``image_size_px`` and the store's ``spacing_mm`` (``None`` where neither records it: the
+    ``configs/preprocessing.json`` default applies).
+
+    Raises:
+        InputError: the two checkpoints were trained on different crops.
+    """
+    settings = [trained_settings(prior), trained_settings(grading)]
+    found = {}
+    for key, kind in (("image_size_px", int), ("spacing_mm", float)):
+        values = [kind(s[key]) for s in settings if s.get(key) is not None]
+        if len(values) == 2 and values[0] != values[1]:
+            raise InputError(f"{grading}: trained with {key} {values[1]}, the prior checkpoint {prior} with "
+                             f"{values[0]}; use checkpoints trained on the same hip crops")
+        found[key] = values[0] if values else None
+    return found["image_size_px"], found["spacing_mm"]
 
 
 class HipRadiographAnalyzer:
@@ -152,25 +172,24 @@ class HipRadiographAnalyzer:
 
         Args:
             models: checkpoints ``{"landmarks": ..., "prior": ..., "grading": ...}``.
-            bundles_dir: the folder holding the bundles (default: this repository's ``bundles/``).
-            configs: config files per model, relative to its bundle (default ``["configs/inference.json"]``; add
-                ``"configs/demo.json"`` for demo-scale checkpoints).
+            bundles_dir: the folder holding the bundles (default: the bundle templates packaged with hipmonai,
+                :func:`hipmonai.paths.bundle_template_dir`).
+            configs: config files per model, relative to its bundle (default ``["configs/inference.json"]``, which
+                reads the network and input sizes from the checkpoint).
             overrides: config id overrides per model.
             device: where the networks run.
-            spacing_mm, crop_px: the hip crops the osteophyte checkpoints were trained on (default
-                ``configs/preprocessing.json``: 0.4 mm, 224 px; e.g. 0.7 mm, 128 px for a store made with
-                ``--spacing 0.7 --crop 128``). The networks accept any size, so a mismatch would not raise.
+            spacing_mm, crop_px: the hip crops (default: those the osteophyte checkpoints record, see
+                :func:`trained_crop`).
 
         Raises:
             InputError: a checkpoint or bundle is missing, or a checkpoint does not fit its network.
         """
-        from hipmonai.paths import repo_root
+        from hipmonai.paths import bundle_template_dir
         from hipmonai.preprocessing.detector import detector_from_parser
 
         missing = [k for k in ("landmarks", "prior", "grading") if k not in models]
         if missing:
             raise InputError(f"HipRadiographAnalyzer needs checkpoints for {missing}")
-        root = Path(bundles_dir) if bundles_dir is not None else repo_root() / "bundles"
         configs, overrides = dict(configs or {}), dict(overrides or {})
         names = {"landmarks": "hip_landmark_labelaug", "prior": "hip_osteophyte_prior",
                  "grading": "hip_osteophyte_grading"}
@@ -180,9 +199,13 @@ class HipRadiographAnalyzer:
             checkpoint = Path(models[key])
             if not checkpoint.is_file():
                 raise InputError(f"{checkpoint}: {key} checkpoint not found")
-            built[key] = _bundle_network(root / bundle, configs.get(key, ["configs/inference.json"]), checkpoint,
+            bundle_dir = Path(bundles_dir) / bundle if bundles_dir is not None else bundle_template_dir(bundle)
+            built[key] = _bundle_network(bundle_dir, configs.get(key, ["configs/inference.json"]), checkpoint,
                                          overrides.get(key), device)
         detector = detector_from_parser(built["landmarks"][1], models["landmarks"], device=str(device))
+        trained_px, trained_mm = trained_crop(models["prior"], models["grading"])
+        crop_px = trained_px if crop_px is None else crop_px
+        spacing_mm = trained_mm if spacing_mm is None else spacing_mm
         from hipmonai.io import TARGETS
 
         return cls(detector, built["prior"][0], built["grading"][0], TARGETS, spacing_mm=spacing_mm, crop_px=crop_px,

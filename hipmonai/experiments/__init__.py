@@ -9,7 +9,6 @@ from hipmonai.experiments.bundle import (
     bundle_parser,
     config_paths,
     evaluate_checkpoint,
-    load_checkpoint,
     split_loader,
     train_bundle,
 )
@@ -29,7 +28,6 @@ __all__ = [
     "config_paths",
     "evaluate_checkpoint",
     "grid_points",
-    "load_checkpoint",
     "run_grid",
     "run_kneel_ablation",
     "run_labelaug_ablation",

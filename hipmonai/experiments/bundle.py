@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from hipmonai.errors import InputError
+from hipmonai.networks.checkpoint import load_config_network
 
 __all__ = [
     "RUN_RECORD",
@@ -25,7 +26,6 @@ __all__ = [
     "bundle_parser",
     "config_paths",
     "evaluate_checkpoint",
-    "load_checkpoint",
     "read_training_run",
     "split_loader",
     "train_bundle",
@@ -67,31 +67,6 @@ def bundle_parser(
     return parser
 
 
-def load_checkpoint(network: torch.nn.Module, path: str | os.PathLike) -> torch.nn.Module:
-    """Load a bundle checkpoint (``CheckpointSaver`` output) into ``network`` with ``weights_only=True``.
-
-    Accepts a bare state dict or ``{"model": state_dict}``; a ``module.`` (DDP) prefix is removed.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a corrupt or foreign file
-        raise InputError(f"{path}: cannot read the checkpoint ({type(err).__name__}: {err})") from err
-    if isinstance(state, Mapping) and "model" in state and isinstance(state["model"], Mapping):
-        state = state["model"]
-    if not isinstance(state, Mapping):
-        raise InputError(f"{path}: not a state dict")
-    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
-    try:
-        network.load_state_dict(state)
-    except RuntimeError as err:
-        raise InputError(f"{path}: does not fit the bundle's network_def ({str(err).splitlines()[0]}); pass the "
-                         "same config files (e.g. demo.json) the checkpoint was trained with") from err
-    return network
-
-
 def split_loader(parser, split: str = "test", batch_size: int | None = None, keep_lesion_mask: bool = True):
     """``DataLoader`` over one manifest split with the bundle's validation preprocessing (no augmentation).
 
@@ -129,7 +104,7 @@ def evaluate_checkpoint(
     from hipmonai.evaluation import GradCAMEvaluator
 
     parser = bundle_parser(bundle_dir, config_files, overrides)
-    network = load_checkpoint(parser.get_parsed_content("network_def"), checkpoint)
+    network = load_config_network(parser, checkpoint)
     loader = split_loader(parser, split, batch_size)
     evaluator = GradCAMEvaluator(network, parser.get_parsed_content("target_names"), device=device)
     return evaluator.evaluate(loader), loader.dataset, evaluator

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from hipmonai.errors import InputError
+from hipmonai.networks.checkpoint import load_config_network
 
 __all__ = ["ARMS", "TABLE1_LANDMARKS", "evaluate_landmark_checkpoint", "format_table", "run_kneel_ablation"]
 
@@ -71,7 +72,6 @@ def evaluate_landmark_checkpoint(
 
     from hipmonai.data.knee import load_knee_datalist
     from hipmonai.experiments.bundle import bundle_parser
-    from hipmonai.inference.knee_pipeline import load_kneel_weights
     from hipmonai.metrics.landmark_error import (
         KNEEL_PCK_THRESHOLDS_MM,
         mean_radial_error,
@@ -82,7 +82,7 @@ def evaluate_landmark_checkpoint(
     from hipmonai.networks.soft_argmax import normalized_to_pixels
 
     parser = bundle_parser(bundle_dir, config_files, {**dict(overrides or {}), "init_from_roi": False})
-    network = load_kneel_weights(parser.get_parsed_content("network_def"), checkpoint).eval()
+    network = load_config_network(parser, checkpoint).eval()
     items = load_knee_datalist(parser.get_parsed_content("datalist"), split)
     if not items:
         raise InputError(f"the {split!r} split of {parser.get_parsed_content('datalist')} is empty")

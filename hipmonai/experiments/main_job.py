@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hipmonai.experiments.bundle import bundle_parser
 from hipmonai.experiments.step_runner import Step
-from hipmonai.paths import repo_root
+from hipmonai.paths import bundle_templates_dir
 
 __all__ = ["SCALES", "MainJobScale", "main_job_steps"]
 
@@ -94,8 +94,7 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
     """
     scale = scale or SCALES["demo"]
     out = Path(out).resolve()
-    root = repo_root()
-    bundles = root / "bundles"
+    bundles = bundle_templates_dir()  # the packaged templates; bundle steps run from them, the others from out
     hip, knee = out / "cohorts" / "hip", out / "cohorts" / "knee"
     data = out / "data"
     store, split = data / "hip.h5", data / "hip_split.json"
@@ -104,7 +103,7 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
     batch = {} if scale.batch_size is None else {"batch_size": scale.batch_size}
     steps: list[Step] = []
 
-    def add(name: str, title: str, argv, deps=(), cwd: Path = root, epochs: int | None = None) -> None:
+    def add(name: str, title: str, argv, deps=(), cwd: Path = out, epochs: int | None = None) -> None:
         steps.append(Step(name, title, tuple(str(a) for a in argv), cwd, tuple(deps), epochs))
 
     # data
@@ -198,6 +197,21 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
         [*hipmonai, "knee", "evaluate", "--bundle", knee_bundle, "--config", "configs/inference.json",
          "configs/demo.json", *_sets(knee_common),
          "--out", out / "knee" / "eval"], deps=["knee_landmarks"])
+
+    # the four trained bundles as complete, shareable bundle folders (what `hipmonai predict` uses by default)
+    exports = [("prior", "hip_osteophyte_prior", out / "prior" / "prior" / "model.pt", [],
+                out / "prior" / "report" / "results.json", "prior_report"),
+               ("grading", "hip_osteophyte_grading", out / "grading" / "masked" / "model.pt", [],
+                out / "grading" / "report" / "results.json", "grading_report"),
+               ("labelaug", "hip_landmark_labelaug", out / "labelaug" / "model" / "model.pt", [],
+                out / "labelaug" / "eval" / "results.json", "labelaug_eval"),
+               ("knee", "knee_landmark_kneel", out / "knee" / "model" / "model.pt",
+                ["--roi-checkpoint", out / "knee" / "model" / "model_roi.pt"], out / "knee" / "eval" / "results.json",
+                "knee_eval")]
+    for short, name, checkpoint, extra, metrics, evaluated in exports:
+        add(f"{short}_export", f"{name}: export the trained bundle to bundles/{name}",
+            [*hipmonai, "bundle", "export", name, "--checkpoint", checkpoint, *extra, "--metrics", metrics,
+             "--out", out / "bundles" / name, "--overwrite"], deps=[evaluated])
     return steps
 
 

@@ -35,9 +35,10 @@ from typing import Any
 from hipmonai.atomic import write_text_atomic
 from hipmonai.data.weak_labels import RHO_VALUES, parse_rho
 from hipmonai.errors import InputError
-from hipmonai.experiments.bundle import bundle_parser, load_checkpoint, split_loader, train_bundle
+from hipmonai.experiments.bundle import bundle_parser, split_loader, train_bundle
 from hipmonai.io.strict_json import strict_json
 from hipmonai.losses.weak_strong import STRATEGIES
+from hipmonai.networks.checkpoint import load_config_network
 
 __all__ = ["SELECTIONS", "SweepPoint", "evaluate_grading_checkpoint", "rho_label", "run_sweep", "sweep_points"]
 
@@ -144,7 +145,7 @@ def evaluate_grading_checkpoint(
     from hipmonai.evaluation.grading import grading_metrics, predict_grading
 
     parser = bundle_parser(bundle_dir, config_files, overrides)
-    network = load_checkpoint(parser.get_parsed_content("network_def"), checkpoint)
+    network = load_config_network(parser, checkpoint)
     loader = split_loader(parser, split, keep_lesion_mask=False)
     result = predict_grading(network, loader, parser.get_parsed_content("target_names"), device=device)
     return grading_metrics(result), result

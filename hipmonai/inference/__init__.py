@@ -8,7 +8,6 @@ from hipmonai.inference.knee_pipeline import (
     KneePipelineInferer,
     evaluate_pipeline,
     init_from_roi,
-    load_kneel_weights,
     plot_cumulative_errors,
     points_to_original,
 )
@@ -26,7 +25,6 @@ __all__ = [
     "KneePipelineInferer",
     "evaluate_pipeline",
     "init_from_roi",
-    "load_kneel_weights",
     "fit_head_circles",
     "plot_cumulative_errors",
     "points_to_original",

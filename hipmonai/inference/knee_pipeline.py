@@ -33,6 +33,7 @@ from monai.inferers import Inferer
 
 from hipmonai.errors import InputError
 from hipmonai.io.pts import POINTS_PER_KNEE
+from hipmonai.networks.checkpoint import load_checkpoint
 from hipmonai.transforms.geometry import apply_affine_to_points
 
 __all__ = [
@@ -40,7 +41,6 @@ __all__ = [
     "KneePipelineInferer",
     "evaluate_pipeline",
     "init_from_roi",
-    "load_kneel_weights",
     "plot_cumulative_errors",
     "points_to_original",
 ]
@@ -48,51 +48,9 @@ __all__ = [
 ROI_ONLY_PREFIXES = ("out_block.",)  # the only weights whose shape depends on the number of landmarks
 
 
-def _state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: checkpoint not found")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a corrupt or foreign file
-        raise InputError(f"{path}: cannot read the checkpoint ({type(err).__name__}: {err})") from err
-    if isinstance(state, Mapping) and isinstance(state.get("model"), Mapping):
-        state = state["model"]
-    if not isinstance(state, Mapping):
-        raise InputError(f"{path}: not a state dict")
-    return {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state.items()}
-
-
-def load_kneel_weights(
-    network: torch.nn.Module, path: str | os.PathLike, exclude_prefixes: Sequence[str] = ()
-) -> torch.nn.Module:
-    """Load a checkpoint (``weights_only=True``) into ``network``, leaving out keys that start with a prefix.
-
-    Every key of the network that is not excluded must be in the checkpoint with the same shape; otherwise an
-    ``InputError`` names the first mismatch (usually a different ``width``/``depth`` than the checkpoint's).
-
-    Returns:
-        ``network`` (modified in place).
-    """
-    state = _state_dict(path)
-    own = network.state_dict()
-    keep = {k: v for k, v in state.items() if not any(k.startswith(p) for p in exclude_prefixes)}
-    wanted = [k for k in own if not any(k.startswith(p) for p in exclude_prefixes)]
-    missing = [k for k in wanted if k not in keep]
-    if missing:
-        raise InputError(f"{path}: checkpoint lacks {len(missing)} weights of the network, e.g. {missing[0]!r}; "
-                         "was it trained with the same width and depth?")
-    for key in wanted:
-        if tuple(keep[key].shape) != tuple(own[key].shape):
-            raise InputError(f"{path}: weight {key!r} has shape {tuple(keep[key].shape)}, the network "
-                             f"{tuple(own[key].shape)}; was it trained with the same width and depth?")
-    network.load_state_dict({k: keep[k] for k in wanted}, strict=not exclude_prefixes)
-    return network
-
-
 def init_from_roi(network: torch.nn.Module, roi_checkpoint: str | os.PathLike) -> torch.nn.Module:
     """Initialise a landmark network from the ROI model (paper 004 §4.3): every layer but the last 1x1 conv."""
-    return load_kneel_weights(network, roi_checkpoint, exclude_prefixes=ROI_ONLY_PREFIXES)
+    return load_checkpoint(network, roi_checkpoint, exclude_prefixes=ROI_ONLY_PREFIXES)
 
 
 def points_to_original(points_px: torch.Tensor | np.ndarray, px_affine: np.ndarray) -> np.ndarray:

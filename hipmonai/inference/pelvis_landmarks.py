@@ -27,7 +27,7 @@ import torch
 from monai.inferers import Inferer
 
 from hipmonai.errors import InputError
-from hipmonai.inference.knee_pipeline import load_kneel_weights, points_to_original
+from hipmonai.inference.knee_pipeline import points_to_original
 from hipmonai.io.landmark_groups import load_landmark_groups
 from hipmonai.transforms.config import load_preprocessing_config, value_range
 
@@ -95,26 +95,6 @@ class PelvisLandmarkDetector:
         self.radius_range_mm = value_range(radius_range_mm, "radius_range_mm", 0.0)
         self.chain = pelvis_landmark_transforms(self.size_px, landmarks_key=None)
         self.groups = load_landmark_groups("hip")
-
-    @classmethod
-    def from_checkpoint(
-        cls,
-        checkpoint: str | os.PathLike,
-        size_px: int,
-        channels: Sequence[int],
-        strides: Sequence[int],
-        num_res_units: int = 0,
-        refine_window: int = 0,
-        device: str | torch.device = "cpu",
-        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-    ) -> PelvisLandmarkDetector:
-        """Build the bundle's MONAI ``UNet`` with these options and load ``checkpoint`` (``weights_only``)."""
-        from monai.networks.nets import UNet
-
-        n_landmarks = len(load_landmark_groups("hip").bilateral_detection_subset)
-        network = UNet(spatial_dims=2, in_channels=1, out_channels=n_landmarks, channels=tuple(channels),
-                       strides=tuple(strides), num_res_units=int(num_res_units))
-        return cls(load_kneel_weights(network, checkpoint), size_px, refine_window, device, min_confidence)
 
     def predict_image(self, image: Any) -> dict[str, Any]:
         """Landmarks of one radiograph, with their confidence and whether each hip is there.

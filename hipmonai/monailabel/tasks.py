@@ -5,8 +5,8 @@ Both are :class:`monailabel.tasks.infer.bundle.BundleInferTask` subclasses, so M
 bundle folder as for any bundle. What they add:
 
 - ``config_files`` / ``overrides``: BundleInferTask reads only ``configs/inference.json``; these tasks read it plus
-  further files of the bundle (``["configs/demo.json"]`` for a demo-scale checkpoint) and id overrides, exactly
-  like ``python -m monai.bundle run --config_file "[...]" --id value``.
+  further files of the bundle and id overrides (rarely needed: inference.json reads the sizes from the checkpoint),
+  exactly like ``python -m monai.bundle run --config_file "[...]" --id value``.
 - :class:`HipLandmarkInferTask` runs the bundle's own pre/post-processing (DICOM radiograph in, points in original
   pixels and mm out) and returns them as JSON (``result_json["landmarks"]``, with the femoral head circles).
 - :class:`HipOsteophyteInferTask` takes a preprocessed hip crop (what ``hipmonai preprocess`` stores, as NIfTI or
@@ -78,7 +78,7 @@ class HipLandmarkInferTask(_ConfiguredBundleInferTask):
     Args:
         path: the bundle folder (with ``models/model.pt``).
         conf: MONAI Label's app config.
-        config_files: further config files of the bundle, e.g. ``["configs/demo.json"]``.
+        config_files: further config files of the bundle (settings that disagree with the checkpoint are an error).
         overrides: config id overrides.
     """
 

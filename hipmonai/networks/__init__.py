@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from hipmonai.networks.checkpoint import (
+    CheckpointMismatchError,
+    TrainedWith,
+    load_checkpoint,
+    load_config_network,
+    read_checkpoint,
+    save_checkpoint,
+    trained_settings,
+)
 from hipmonai.networks.hourglass import (
     UPSAMPLE_MODES,
     HMPBlock,
@@ -35,6 +44,13 @@ from hipmonai.networks.soft_argmax import (
 )
 
 __all__ = [
+    "CheckpointMismatchError",
+    "TrainedWith",
+    "load_checkpoint",
+    "load_config_network",
+    "read_checkpoint",
+    "save_checkpoint",
+    "trained_settings",
     "BACKBONE_PREFIXES",
     "GRIDS",
     "RESNET18_LAYERS",

@@ -15,14 +15,13 @@ options are deliberately not offered here.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from monai.networks.nets.resnet import ResNet, get_inplanes
 
 from hipmonai.errors import InputError
+from hipmonai.networks.checkpoint import read_checkpoint
 
 __all__ = [
     "BACKBONE_PREFIXES",
@@ -222,15 +221,6 @@ class ResNet18CAM(ResNet18Backbone):
         return logits
 
 
-def _unwrap_state_dict(state: object, path: Path) -> dict[str, torch.Tensor]:
-    if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
-        state = state["state_dict"]
-    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InputError(f"{path}: expected a state dict of tensors (torch.save(model.state_dict(), path)).")
-    prefix = "module."
-    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}
-
-
 def load_torchvision_resnet18_weights(network: ResNet, path: str | os.PathLike) -> list[str]:
     """Initialise the backbone of ``network`` from a local torchvision-format ``resnet18`` state dict.
 
@@ -251,14 +241,7 @@ def load_torchvision_resnet18_weights(network: ResNet, path: str | os.PathLike) 
         InputError: the file is missing or unreadable, or its names/shapes do not match the backbone (e.g. a
             ``widen_factor`` other than 1, ``bias_downsample=True``, ``shortcut_type="A"`` or a 3x3 stem).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: pretrained ResNet-18 weights file not found.")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # torch raises several types for a corrupt or non-torch file
-        raise InputError(f"{path}: cannot read a torch state dict ({type(err).__name__}: {err}).") from err
-    source = _unwrap_state_dict(state, path)
+    source, _ = read_checkpoint(path)
     own = network.state_dict()
     backbone = [name for name in own if name.startswith(BACKBONE_PREFIXES)]
     loaded: dict[str, torch.Tensor] = {}

@@ -26,6 +26,8 @@ import numpy as np
 from hipmonai.errors import InputError
 from hipmonai.io.landmark_groups import load_landmark_groups
 from hipmonai.io.pts import POINTS_PER_HIP, read_pts
+from hipmonai.networks.checkpoint import load_config_network
+from hipmonai.paths import bundle_template_dir
 
 __all__ = [
     "DEFAULT_DETECTOR_BUNDLE",
@@ -37,7 +39,7 @@ __all__ = [
     "read_hip_pts",
 ]
 
-DEFAULT_DETECTOR_BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "hip_landmark_labelaug"
+DEFAULT_DETECTOR_BUNDLE = bundle_template_dir("hip_landmark_labelaug")
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class DetectorSpec:
         checkpoint: the trained U-Net (``model.pt`` of the bundle's training).
         bundle_dir: the ``hip_landmark_labelaug`` bundle.
         config_files: its configs defining ``network_def``, ``image_size_px``, ``refine_window`` and
-            ``min_confidence`` (default ``configs/inference.json``; add ``configs/demo.json`` for a demo-scale model).
+            ``min_confidence`` (default ``configs/inference.json``, which reads the sizes from the checkpoint).
         overrides: config id overrides (e.g. ``{"image_size_px": 256}``, ``{"min_confidence": 0.3}``).
         predicted_dir: where the predicted ``.pts`` files are written.
     """
@@ -95,7 +97,7 @@ def detector_from_parser(parser: Any, checkpoint: str | os.PathLike, device: str
     Raises:
         InputError: the checkpoint is missing or does not fit the network, or ``min_confidence`` is outside (0, 1).
     """
-    from hipmonai.inference import PelvisLandmarkDetector, load_kneel_weights
+    from hipmonai.inference import PelvisLandmarkDetector
     from hipmonai.inference.pelvis_landmarks import DEFAULT_MIN_CONFIDENCE
 
     min_confidence = parser.get_parsed_content("min_confidence", default=DEFAULT_MIN_CONFIDENCE)
@@ -105,7 +107,7 @@ def detector_from_parser(parser: Any, checkpoint: str | os.PathLike, device: str
         raise InputError(f"min_confidence must be a number in (0, 1), got {min_confidence!r}") from err
     if not 0.0 < min_confidence < 1.0:
         raise InputError(f"min_confidence must be in (0, 1), got {min_confidence}")
-    network = load_kneel_weights(parser.get_parsed_content("network_def"), checkpoint)
+    network = load_config_network(parser, checkpoint)
     return PelvisLandmarkDetector(network, int(parser.get_parsed_content("image_size_px")),
                                   int(parser.get_parsed_content("refine_window")), device=device,
                                   min_confidence=min_confidence)

@@ -13,14 +13,13 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from hipmonai.paths import repo_root
-
+REPO = Path(__file__).resolve().parents[2]  # the repository (benchmarks/ is not part of the package)
 DOG_DX = Path("tests/data/dicom/highdicom_dx_dog/dx_image.dcm")
 
 
 def load_script(name: str) -> ModuleType:
     """Import ``benchmarks/<name>.py`` as ``benchmark_<name>`` (the scripts are not a package)."""
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", repo_root() / "benchmarks" / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", REPO / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the script is executed
     spec.loader.exec_module(module)
@@ -39,7 +38,7 @@ def speed() -> ModuleType:
 
 def test_realism_main_writes_the_figure_and_the_table(realism, tmp_path, capsys):
     out = tmp_path / "realism.png"
-    dog = repo_root() / DOG_DX
+    dog = REPO / DOG_DX
     argv = ["--spacing", "1.0", "--seeds", "0", "--no-pydicom-data", "--real", str(dog), f"{dog}:0.9"]
     assert realism.main([*argv, "--field-mm", "100", "--credit", "test credit", "--out", str(out)]) == 0
     assert out.is_file() and out.stat().st_size > 10_000

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,14 +15,16 @@ import torch
 from hipmonai.errors import InputError
 from hipmonai.inference import fit_head_circles
 from hipmonai.io.pts import read_pts
-from hipmonai.paths import repo_root
+from hipmonai.networks import save_checkpoint
 
+REPO = Path(__file__).resolve().parents[2]  # the repository (benchmarks/ is not part of the package)
 TINY = ["channels=[4, 8]", "strides=[2]", "num_res_units=0", "image_size_px=32"]
+TINY_SETTINGS = {"image_size_px": 32, "n_landmarks": 28, "channels": [4, 8], "strides": [2], "num_res_units": 0}
 
 
 @pytest.fixture(scope="module")
 def real_hips():
-    spec = importlib.util.spec_from_file_location("real_hips", repo_root() / "benchmarks" / "real_hips.py")
+    spec = importlib.util.spec_from_file_location("real_hips", REPO / "benchmarks" / "real_hips.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -83,7 +86,7 @@ def test_untrained_checkpoint_through_the_bundle_config_reports_no_hip(real_hips
 
     torch.manual_seed(0)
     checkpoint = tmp_path / "model.pt"
-    torch.save({"model": UNet(2, 1, 28, (4, 8), (2,)).state_dict()}, checkpoint)
+    save_checkpoint(UNet(2, 1, 28, (4, 8), (2,)), checkpoint, TINY_SETTINGS)
     (root / "dicom" / "second.dcm").write_bytes((root / "dicom" / dicom.name).read_bytes())  # no label file
     out = tmp_path / "report.json"
     args = ["--checkpoint", str(checkpoint), "--dicom", str(root / "dicom"), "--labels", str(root / "labels"),

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from hipmonai.paths import repo_root
+from hipmonai.networks import save_checkpoint
+from hipmonai.paths import bundle_template_dir
 
-BUNDLE = repo_root() / "bundles" / "hip_landmark_labelaug"
+BUNDLE = bundle_template_dir("hip_landmark_labelaug")
 CONFIGS = BUNDLE / "configs"
 TRAIN = [str(CONFIGS / "train.json")]
 INFER = [str(CONFIGS / "inference.json")]
@@ -49,7 +49,8 @@ def pelvis_dir(hip_cohort, tmp_path_factory) -> Path:
 def test_workflow_properties_are_complete(files, workflow_type, pelvis_dir, tmp_path):
     from monai.networks.nets import UNet
 
-    torch.save({"model": UNet(2, 1, 28, (4, 8), (2,)).state_dict()}, tmp_path / "model.pt")
+    save_checkpoint(UNet(2, 1, 28, (4, 8), (2,)), tmp_path / "model.pt",
+                    {"image_size_px": SIZE, "n_landmarks": 28, "channels": [4, 8], "strides": [2], "num_res_units": 0})
     settings = {**TINY_NET, "dataset_dir": str(pelvis_dir), "ckpt_dir": str(tmp_path)}
     if any("demo.json" in f for f in files):
         settings["image_size_px"] = SIZE
@@ -74,11 +75,13 @@ def test_paper_defaults_and_schedule():
     assert parser.get_parsed_content("dilation_initial") == 32 and parser.get_parsed_content("dilation_step") == 5
     multi = ConfigParser()
     multi.read_config([*TRAIN, str(CONFIGS / "multi_gpu_train.json")])
-    assert "LabelCurriculum" in multi["train#trainer#train_handlers"]
+    assert "not isinstance(h, (monai.handlers.StatsHandler" in multi["train#trainer#train_handlers"]
     infer = ConfigParser()
     infer.read_config(INFER)
-    for key in ("channels", "strides", "num_res_units"):
-        assert infer[key] == parser[key], key
+    # inference reads the network and input settings from the checkpoint, and checks them against the same ids
+    assert infer["trained_with"]["settings"] == parser["trained_with"]["settings"]
+    for key in parser["trained_with"]["settings"]:
+        assert infer[key] == f"$@trained['{key}']", key
 
 
 def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
@@ -89,7 +92,7 @@ def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
     from hipmonai.data.pelvis import detection_landmark_names
 
     verify_metadata(meta_file=str(CONFIGS / "metadata.json"),
-                    filepath=str(repo_root() / "tests" / "data" / "monai_meta_schema_20240725.json"))
+                    filepath=str(Path(__file__).resolve().parents[1] / "data" / "monai_meta_schema_20240725.json"))
     meta = json.loads((CONFIGS / "metadata.json").read_text())
     assert meta["monai_version"] == monai.__version__
     pred = meta["network_data_format"]["outputs"]["pred"]

@@ -14,13 +14,16 @@ import pytest
 import torch
 
 from hipmonai.errors import InputError
-from hipmonai.paths import repo_root
+from hipmonai.io import TARGETS
+from hipmonai.paths import bundle_template_dir
 
-BUNDLE = repo_root() / "bundles" / "hip_osteophyte_grading"
+BUNDLE = bundle_template_dir("hip_osteophyte_grading")
 CONFIGS = BUNDLE / "configs"
 TRAIN = [str(CONFIGS / "train.json")]
 TINY = {"image_size_px": 64, "widen_factor": 0.125, "batch_size": 4, "max_epochs": 1, "num_workers": 0,
         "n_strong": 4}
+#: the settings a checkpoint of TINY on the tiny store (1.4 mm, 64 px crops) records
+TRAINED = {"image_size_px": 64, "spacing_mm": 1.4, "widen_factor": 0.125, "target_names": list(TARGETS)}
 
 
 def _workflow(files, workflow_type, **overrides):
@@ -50,8 +53,14 @@ def tiny_manifest(hip_cohort, tmp_path_factory) -> Path:
     ([*TRAIN, str(CONFIGS / "evaluate.json")], "train"),
     ([str(CONFIGS / "inference.json")], "inference"),
 ])
-def test_workflow_properties_are_complete(files, workflow_type, tiny_manifest):
-    workflow = _workflow(files, workflow_type, datalist=str(tiny_manifest), num_workers=0, n_strong=4)
+def test_workflow_properties_are_complete(files, workflow_type, tiny_manifest, tmp_path):
+    from hipmonai.networks import MultitaskResNet18, save_checkpoint
+
+    # inference reads widen_factor from the checkpoint, so it needs one that records it
+    checkpoint = save_checkpoint(MultitaskResNet18(widen_factor=0.125), tmp_path / "model.pt",
+                                 TRAINED)
+    workflow = _workflow(files, workflow_type, datalist=str(tiny_manifest), num_workers=0, n_strong=4,
+                         ckpt_path=str(checkpoint))
     workflow.initialize()
     assert workflow.check_properties() == []
 
@@ -102,10 +111,9 @@ def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
     import monai
     from monai.bundle import ConfigParser, verify_metadata
 
-    from hipmonai.io import TARGETS
     from hipmonai.transforms import load_preprocessing_config
 
-    schema = repo_root() / "tests" / "data" / "monai_meta_schema_20240725.json"
+    schema = Path(__file__).resolve().parents[1] / "data" / "monai_meta_schema_20240725.json"
     verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
     meta = json.loads((CONFIGS / "metadata.json").read_text())
     assert meta["monai_version"] == monai.__version__
@@ -132,7 +140,7 @@ def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
 
 
 def test_tiny_train_evaluate_infer(tiny_manifest, tmp_path):
-    from hipmonai.experiments import load_checkpoint
+    from hipmonai.networks import load_config_network, read_checkpoint
 
     overrides = {**TINY, "datalist": str(tiny_manifest), "ckpt_dir": str(tmp_path), "output_dir": str(tmp_path),
                  "strategy": "dual_mil"}
@@ -144,9 +152,10 @@ def test_tiny_train_evaluate_infer(tiny_manifest, tmp_path):
     train.run()
     train.finalize()
     for name in ("model.pt", "model_min_loss.pt"):
-        state = torch.load(tmp_path / name, weights_only=True)
+        state, settings = read_checkpoint(tmp_path / name)
         assert "global_head.weight" in state and "ordinal_heads.3.weight" in state
-    network = load_checkpoint(train.parser.get_parsed_content("network_def"), tmp_path / "model.pt")
+        assert settings == TRAINED
+    network = load_config_network(train.parser, tmp_path / "model.pt")
     assert network.ordinal_heads[0].weight.shape == (4, 64)
 
     evaluate = _workflow([*TRAIN, str(CONFIGS / "evaluate.json")], "train", **overrides)

@@ -10,14 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from hipmonai.paths import repo_root
+from hipmonai.io import TARGETS
+from hipmonai.paths import bundle_template_dir
 
-BUNDLE = repo_root() / "bundles" / "hip_osteophyte_prior"
+BUNDLE = bundle_template_dir("hip_osteophyte_prior")
 CONFIGS = BUNDLE / "configs"
 TRAIN = [str(CONFIGS / "train.json")]
 TINY = {"image_size_px": 64, "widen_factor": 0.125, "batch_size": 4, "max_epochs": 1, "num_workers": 0}
+#: the settings a checkpoint of TINY on the tiny store (1.4 mm, 64 px crops) records
+TRAINED = {"image_size_px": 64, "spacing_mm": 1.4, "widen_factor": 0.125, "target_names": list(TARGETS)}
 
 
 def _workflow(files, workflow_type, **overrides):
@@ -47,8 +49,13 @@ def tiny_manifest(hip_cohort, tmp_path_factory) -> Path:
     ([*TRAIN, str(CONFIGS / "evaluate.json")], "train"),
     ([str(CONFIGS / "inference.json")], "inference"),
 ])
-def test_workflow_properties_are_complete(files, workflow_type, tiny_manifest):
-    workflow = _workflow(files, workflow_type, datalist=str(tiny_manifest), num_workers=0)
+def test_workflow_properties_are_complete(files, workflow_type, tiny_manifest, tmp_path):
+    from hipmonai.networks import ResNet18CAM, save_checkpoint
+
+    # inference reads widen_factor from the checkpoint, so it needs one that records it
+    checkpoint = save_checkpoint(ResNet18CAM(num_classes=4, widen_factor=0.125), tmp_path / "model.pt",
+                                 TRAINED)
+    workflow = _workflow(files, workflow_type, datalist=str(tiny_manifest), num_workers=0, ckpt_path=str(checkpoint))
     workflow.initialize()
     assert workflow.check_properties() == []
 
@@ -91,10 +98,9 @@ def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
     import monai
     from monai.bundle import ConfigParser, verify_metadata
 
-    from hipmonai.io import TARGETS
     from hipmonai.transforms import load_preprocessing_config
 
-    schema = repo_root() / "tests" / "data" / "monai_meta_schema_20240725.json"
+    schema = Path(__file__).resolve().parents[1] / "data" / "monai_meta_schema_20240725.json"
     verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
     meta = json.loads((CONFIGS / "metadata.json").read_text())
     parser = ConfigParser()
@@ -116,7 +122,7 @@ def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
 
 
 def test_tiny_train_evaluate_infer(tiny_manifest, tmp_path):
-    from hipmonai.experiments import load_checkpoint
+    from hipmonai.networks import load_config_network, read_checkpoint
 
     overrides = {**TINY, "datalist": str(tiny_manifest), "ckpt_dir": str(tmp_path), "output_dir": str(tmp_path)}
     train = _workflow(TRAIN, "train", **overrides)
@@ -124,9 +130,10 @@ def test_tiny_train_evaluate_infer(tiny_manifest, tmp_path):
     train.run()
     train.finalize()
     checkpoint = tmp_path / "model.pt"
-    state = torch.load(checkpoint, weights_only=True)
+    state, settings = read_checkpoint(checkpoint)
     assert "fc.weight" in state
-    network = load_checkpoint(train.parser.get_parsed_content("network_def"), checkpoint)
+    assert settings == TRAINED
+    network = load_config_network(train.parser, checkpoint)
     assert network.fc.weight.shape == (4, 64)
 
     evaluate = _workflow([*TRAIN, str(CONFIGS / "evaluate.json")], "train", **overrides)

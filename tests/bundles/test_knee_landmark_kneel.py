@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from hipmonai.paths import repo_root
+from hipmonai.networks import read_checkpoint
+from hipmonai.paths import bundle_template_dir
 
-BUNDLE = repo_root() / "bundles" / "knee_landmark_kneel"
+BUNDLE = bundle_template_dir("knee_landmark_kneel")
 CONFIGS = BUNDLE / "configs"
 TRAIN = [str(CONFIGS / "train.json")]
 ROI = [*TRAIN, str(CONFIGS / "roi.json")]
@@ -64,12 +64,19 @@ def knee_data(tmp_path_factory) -> Path:
     ([*INFER, str(CONFIGS / "evaluate_pipeline.json")], "inference"),
 ])
 def test_workflow_properties_are_complete(files, workflow_type, knee_data, tmp_path):
-    from hipmonai.networks import KneelHourglassNet
+    from monai.bundle import ConfigParser
 
-    # the 47 px tiny crops are too small for depth 6: a width-4, depth-2 network with untrained checkpoints
-    torch.save({"model": KneelHourglassNet(1, 16, 4, 2).state_dict()}, tmp_path / "model.pt")
-    torch.save({"model": KneelHourglassNet(1, 1, 4, 2).state_dict()}, tmp_path / "model_roi.pt")
+    from hipmonai.networks import save_checkpoint
+
+    # the 47 px tiny crops are too small for depth 6: a width-4, depth-2 network with untrained checkpoints that
+    # record the settings of each stage (inference reads its networks and crops from them)
     tiny_net = {"width": 4, "depth": 2, "num_workers": 0, "ckpt_dir": str(tmp_path)}
+    for stage_files, name in ((TRAIN, "model.pt"), (ROI, "model_roi.pt")):
+        parser = ConfigParser()
+        parser.read_config(stage_files)
+        parser.update({"bundle_root": str(BUNDLE), "dataset_dir": str(knee_data), **tiny_net})
+        save_checkpoint(parser.get_parsed_content("network_def"), tmp_path / name,
+                        parser.get_parsed_content("trained_with#settings"))
     workflow = _workflow(files, workflow_type, dataset_dir=str(knee_data), **tiny_net)
     workflow.initialize()
     assert workflow.check_properties() == []
@@ -97,7 +104,8 @@ def test_required_ids_and_paper_defaults():
     assert parser.get_parsed_content("pck_landmarks") is None
     infer = ConfigParser()
     infer.read_config(INFER)
-    assert (infer["width"], infer["depth"]) == (parser["width"], parser["depth"])
+    # inference reads both stages' networks and crops from their checkpoints
+    assert (infer["width"], infer["depth"]) == ("$@trained['width']", "$@trained['depth']")
     for key in ("bundle_root", "dataset_dir", "device", "network_def", "preprocessing", "postprocessing", "inferer",
                 "evaluator", "handlers", "dataset", "initialize", "run", "finalize"):
         assert key in infer, key
@@ -122,7 +130,7 @@ def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
 
     from hipmonai.transforms.knee import crop_size_px
 
-    schema = repo_root() / "tests" / "data" / "monai_meta_schema_20240725.json"
+    schema = Path(__file__).resolve().parents[1] / "data" / "monai_meta_schema_20240725.json"
     verify_metadata(meta_file=str(CONFIGS / "metadata.json"), filepath=str(schema))
     meta = json.loads((CONFIGS / "metadata.json").read_text())
     assert meta["monai_version"] == monai.__version__
@@ -154,9 +162,11 @@ def test_tiny_two_stage_train_evaluate_infer(knee_data, tmp_path):
         train.initialize()
         train.run()
         train.finalize()
-    roi_state = torch.load(tmp_path / "model_roi.pt", weights_only=True)
-    state = torch.load(tmp_path / "model.pt", weights_only=True)
+    roi_state, roi_settings = read_checkpoint(tmp_path / "model_roi.pt")
+    state, settings = read_checkpoint(tmp_path / "model.pt")
     assert roi_state["out_block.weight"].shape[0] == 1 and state["out_block.weight"].shape[0] == 16
+    assert (roi_settings["stage"], settings["stage"]) == ("roi", "landmarks")
+    assert (settings["width"], settings["depth"], settings["n_landmarks"]) == (4, 2, 16)
 
     evaluate = _workflow([*TRAIN, str(CONFIGS / "evaluate.json")], "train", **common)
     evaluate.initialize()
@@ -164,7 +174,7 @@ def test_tiny_two_stage_train_evaluate_infer(knee_data, tmp_path):
     metrics = dict(_csv_rows(tmp_path / "metrics.csv"))
     assert {"val_mre_mm", "pck_1mm", "pck_2mm", "pck_2_5mm", "outlier_rate_knees"} <= set(metrics)
 
-    infer_args = {"dataset_dir": str(knee_data), "ckpt_dir": str(tmp_path), "width": 4, "depth": 2, "num_workers": 0}
+    infer_args = {"dataset_dir": str(knee_data), "ckpt_dir": str(tmp_path), "num_workers": 0}  # sizes: checkpoints
     infer = _workflow(INFER, "inference", output_dir=str(tmp_path / "infer"), **infer_args)
     infer.initialize()
     infer.run()

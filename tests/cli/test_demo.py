@@ -22,7 +22,7 @@ def smoke_job(tmp_path_factory):
 
 def test_every_step_ran_and_the_report_has_every_bundle(smoke_job):
     timings = json.loads((smoke_job / "report" / "timings.json").read_text())
-    assert len(timings["steps"]) == 17 and {s["status"] for s in timings["steps"].values()} == {"done"}
+    assert len(timings["steps"]) == 21 and {s["status"] for s in timings["steps"].values()} == {"done"}
     markdown = (smoke_job / "report" / "report.md").read_text()
     for bundle in ("hip_osteophyte_prior", "hip_osteophyte_grading", "hip_landmark_labelaug", "knee_landmark_kneel"):
         assert f"## {bundle}:" in markdown
@@ -30,6 +30,17 @@ def test_every_step_ran_and_the_report_has_every_bundle(smoke_job):
     assert markdown.count("](figures/") == N_FIGURES
     assert len(list((smoke_job / "report" / "figures").glob("*.png"))) == N_FIGURES
     assert "python -m monai.bundle run --config_file \"['configs/train.json','configs/demo.json'" in markdown
+
+
+def test_the_four_trained_bundles_are_exported_complete(smoke_job):
+    for bundle in ("hip_osteophyte_prior", "hip_osteophyte_grading", "hip_landmark_labelaug", "knee_landmark_kneel"):
+        folder = smoke_job / "bundles" / bundle
+        for name in ("LICENSE", "docs/README.md", "configs/inference.json", "configs/metadata.json",
+                     "configs/trained_with.json", "models/model.pt", "models/model.ts"):
+            assert (folder / name).is_file(), f"{bundle}/{name}"
+        meta = json.loads((folder / "configs" / "metadata.json").read_text())
+        assert meta["eval_metrics"] and "hipmonai" in meta["required_packages_version"]
+    assert (smoke_job / "bundles" / "knee_landmark_kneel" / "models" / "model_roi.pt").is_file()
 
 
 def test_report_page_renders_every_figure_in_headless_chromium(smoke_job, page_figures):
@@ -43,4 +54,4 @@ def test_report_page_renders_every_figure_in_headless_chromium(smoke_job, page_f
 def test_rerun_reuses_every_step(smoke_job, capsys):
     assert main(["demo", "--out", str(smoke_job), "--scale", "smoke"]) == 0
     printed = capsys.readouterr().out
-    assert printed.count(" cached ") == 17 and " started " not in printed
+    assert printed.count(" cached ") == 21 and " started " not in printed

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hipmonai import InputError, repo_root
+from hipmonai import InputError
 from hipmonai.data import (
     SPLITS,
     HipStore,
@@ -20,7 +20,7 @@ from hipmonai.data import (
     write_manifest,
 )
 
-SCHEMA_PATH = repo_root() / "data_manifests" / "schema.json"
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "data_manifests" / "schema.json"  # the repository's
 SUBJECTS = [f"S{i:04d}" for i in range(100)]
 
 

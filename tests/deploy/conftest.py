@@ -9,11 +9,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from hipmonai.paths import repo_root
+from hipmonai.networks import save_checkpoint
+from hipmonai.paths import bundle_template_dir
 
 BUNDLES = {"landmarks": "hip_landmark_labelaug", "prior": "hip_osteophyte_prior", "grading": "hip_osteophyte_grading"}
 CONFIGS = {key: ["configs/inference.json"] for key in BUNDLES}
-OVERRIDES = {"landmarks": {"channels": [4, 8, 16, 32, 64], "num_res_units": 0, "image_size_px": 64},
+#: the narrow networks of the checkpoints; the checkpoints record them, so models.json needs none of them
+OVERRIDES = {"landmarks": {"channels": [4, 8, 16, 32, 64], "strides": [2, 2, 2, 2], "num_res_units": 0,
+                           "image_size_px": 64, "n_landmarks": 28},
              "prior": {"widen_factor": 0.125}, "grading": {"widen_factor": 0.125}}
 
 
@@ -26,10 +29,10 @@ def tiny_models(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("deploy_models")
     torch.manual_seed(0)
     for key, bundle in BUNDLES.items():
-        parser = bundle_parser(repo_root() / "bundles" / bundle, CONFIGS[key], OVERRIDES[key])
-        torch.save({"model": parser.get_parsed_content("network_def").state_dict()}, folder / CHECKPOINT_NAMES[key])
-    (folder / "models.json").write_text(json.dumps({k: {"configs": CONFIGS[k], "overrides": OVERRIDES[k]}
-                                                    for k in BUNDLES}))
+        parser = bundle_parser(bundle_template_dir(bundle), CONFIGS[key], OVERRIDES[key])
+        save_checkpoint(parser.get_parsed_content("network_def"), folder / CHECKPOINT_NAMES[key],
+                        parser.get_parsed_content("trained_with#settings"))
+    (folder / "models.json").write_text(json.dumps({k: {"configs": CONFIGS[k]} for k in BUNDLES}))
     return folder
 
 
@@ -38,5 +41,4 @@ def tiny_analyzer_kwargs(tiny_models) -> dict:
     """``HipRadiographAnalyzer.from_bundles(**tiny_analyzer_kwargs)`` builds the analyser of :func:`tiny_models`."""
     from hipmonai.deploy import CHECKPOINT_NAMES
 
-    return {"models": {k: tiny_models / CHECKPOINT_NAMES[k] for k in BUNDLES}, "configs": CONFIGS,
-            "overrides": OVERRIDES}
+    return {"models": {k: tiny_models / CHECKPOINT_NAMES[k] for k in BUNDLES}, "configs": CONFIGS}

@@ -16,9 +16,9 @@ import pydicom
 import pytest
 
 from hipmonai.errors import InputError
-from hipmonai.paths import repo_root
+from hipmonai.paths import bundle_templates_dir
 
-BUNDLES = repo_root() / "bundles"
+BUNDLES = bundle_templates_dir()
 
 
 @pytest.fixture(scope="module")

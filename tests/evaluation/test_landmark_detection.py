@@ -20,6 +20,7 @@ from hipmonai.evaluation.landmark_detection import (
 )
 from hipmonai.inference import PelvisLandmarkDetector, fit_head_circles
 from hipmonai.io.landmark_groups import load_landmark_groups
+from hipmonai.networks import save_checkpoint
 
 SIZE = 32
 TINY = ["channels=[4, 8]", "strides=[2]", "num_res_units=0", f"image_size_px={SIZE}"]
@@ -33,7 +34,8 @@ def prepared(hip_cohort, tmp_path_factory) -> Path:
     from monai.networks.nets import UNet
 
     torch.manual_seed(0)
-    torch.save({"model": UNet(2, 1, 28, (4, 8), (2,)).state_dict()}, out / "model.pt")
+    save_checkpoint(UNet(2, 1, 28, (4, 8), (2,)), out / "model.pt",
+                    {"image_size_px": SIZE, "n_landmarks": 28, "channels": [4, 8], "strides": [2], "num_res_units": 0})
     return out
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from hipmonai.errors import InputError
-from hipmonai.paths import repo_root
+from hipmonai.paths import bundle_template_dir
 
-BUNDLE = repo_root() / "bundles" / "knee_landmark_kneel"
+BUNDLE = bundle_template_dir("knee_landmark_kneel")
 TINY = {"width": 4, "depth": 2, "batch_size": 2, "max_epochs": 1, "num_workers": 0}
 
 

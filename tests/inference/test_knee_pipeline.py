@@ -40,7 +40,8 @@ class ConstantPoints(torch.nn.Module):
 
 
 def test_init_from_roi_copies_everything_but_the_output_layer(tmp_path):
-    from hipmonai.inference import init_from_roi, load_kneel_weights
+    from hipmonai.inference import init_from_roi
+    from hipmonai.networks import load_checkpoint
 
     torch.manual_seed(0)
     roi = KneelHourglassNet(1, 1, width=4, depth=2)
@@ -51,11 +52,11 @@ def test_init_from_roi_copies_everything_but_the_output_layer(tmp_path):
             assert landmarks.state_dict()[key].shape[0] == 16
         else:
             torch.testing.assert_close(landmarks.state_dict()[key], value)
-    with pytest.raises(InputError, match="same width and depth"):
+    with pytest.raises(InputError, match="same network settings"):
         init_from_roi(KneelHourglassNet(1, 16, width=8, depth=2), tmp_path / "roi.pt")
     with pytest.raises(InputError, match="not found"):
-        load_kneel_weights(roi, tmp_path / "missing.pt")
-    exact = load_kneel_weights(KneelHourglassNet(1, 1, width=4, depth=2), tmp_path / "roi.pt")
+        load_checkpoint(roi, tmp_path / "missing.pt")
+    exact = load_checkpoint(KneelHourglassNet(1, 1, width=4, depth=2), tmp_path / "roi.pt")
     torch.testing.assert_close(exact.out_block.weight, roi.out_block.weight)
 
 

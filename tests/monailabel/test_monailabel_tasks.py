@@ -19,9 +19,10 @@ import pydicom
 import pytest
 import torch
 
-from hipmonai.paths import repo_root
+from hipmonai.networks import save_checkpoint
+from hipmonai.paths import bundle_templates_dir
 
-BUNDLES = repo_root() / "bundles"
+BUNDLES = bundle_templates_dir()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,8 +60,9 @@ def _bundle_copy(name: str, tmp: Path, extra: dict) -> Path:
     (folder / "models").mkdir()
     (folder / "configs" / "tiny.json").write_text(json.dumps(extra))
     torch.manual_seed(0)
-    network = bundle_parser(folder, ["configs/inference.json", "configs/tiny.json"]).get_parsed_content("network_def")
-    torch.save({"model": network.state_dict()}, folder / "models" / "model.pt")
+    parser = bundle_parser(folder, ["configs/inference.json", "configs/tiny.json"])
+    save_checkpoint(parser.get_parsed_content("network_def"), folder / "models" / "model.pt",
+                    parser.get_parsed_content("trained_with#settings"))
     return folder
 
 
@@ -70,7 +72,8 @@ def test_landmark_task_returns_named_points_and_femoral_heads(hip_cohort, tmp_pa
     from hipmonai.monailabel import HipLandmarkInferTask
 
     bundle = _bundle_copy("hip_landmark_labelaug", tmp_path,
-                          {"channels": [4, 8, 16, 32, 64], "num_res_units": 0, "image_size_px": 64})
+                          {"channels": [4, 8, 16, 32, 64], "strides": [2, 2, 2, 2], "num_res_units": 0,
+                           "image_size_px": 64, "n_landmarks": 28})
     task = HipLandmarkInferTask(bundle, config_files=["configs/tiny.json"])
     assert task.is_valid()
     dicom = sorted((hip_cohort / "dicom").rglob("*.dcm"))[0]

@@ -18,6 +18,7 @@ from hipmonai.data import HipStore
 from hipmonai.errors import InputError
 from hipmonai.io.landmark_groups import load_landmark_groups
 from hipmonai.io.pts import read_pts, write_pts
+from hipmonai.networks import save_checkpoint
 from hipmonai.preprocessing import preprocess_cohort
 from hipmonai.preprocessing.detector import (
     DEFAULT_DETECTOR_BUNDLE,
@@ -46,7 +47,7 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     net = UNet(2, 1, 28, TINY["channels"], TINY["strides"], num_res_units=0)
     path = tmp_path_factory.mktemp("detector") / "model.pt"
-    torch.save({"model": net.state_dict()}, path)
+    save_checkpoint(net, path, {**TINY, "n_landmarks": 28})
     return path
 
 
