@@ -2,8 +2,9 @@
 
 1. Seconds per radiograph of the two-stage pipeline (:class:`hipmonai.inference.KneeLandmarkPipeline`: DICOM read,
    ROI stage on both half images, landmark stage on both knees, optional second pass), median over ``--images``
-   radiographs of a knee cohort. Networks come from ``--roi-checkpoint``/``--checkpoint`` or are untrained at
-   ``--width``/``--depth`` (speed does not depend on the weights).
+   radiographs of a knee cohort (``--dicom``/``--landmarks``, as ``hipmonai knee prepare`` takes them). Networks
+   come from ``--roi-checkpoint``/``--checkpoint`` or are untrained at ``--width``/``--depth`` (speed does not
+   depend on the weights).
 2. Training images per second of one landmark-stage step as the bundle trains it: wing loss with MixUp (two forward
    passes and one backward pass, :class:`hipmonai.losses.mixup.KneelMixUp`) and Adam, at the crop size of the
    scale, batch ``--batch``.
@@ -11,8 +12,10 @@
 Scales: ``paper`` (ROI 1 mm, 256 x 320 px; landmarks 0.3 mm, 140 mm = 467 px) and ``demo`` (2 mm, 128 x 160 px;
 1 mm, 140 px), as ``hipmonai knee prepare`` writes them.
 
-    .venv/bin/python benchmarks/kneel_pipeline.py --cohort outputs/phantoms/knee_demo
-    .venv/bin/python benchmarks/kneel_pipeline.py --cohort outputs/phantoms/knee_demo --scale demo --width 8 \\
+    .venv/bin/python benchmarks/kneel_pipeline.py --dicom outputs/phantoms/knee_demo/dicom \\
+        --landmarks outputs/phantoms/knee_demo/landmarks
+    .venv/bin/python benchmarks/kneel_pipeline.py --dicom outputs/phantoms/knee_demo/dicom \\
+        --landmarks outputs/phantoms/knee_demo/landmarks --scale demo --width 8 \\
         --roi-checkpoint bundles/knee_landmark_kneel/models/model_roi.pt \\
         --checkpoint bundles/knee_landmark_kneel/models/model.pt
 """
@@ -29,10 +32,11 @@ import torch
 
 from hipmonai.cli.knee import DEMO_SCALE, PAPER_SCALE
 from hipmonai.data.knee import find_knee_images
-from hipmonai.inference import KneeLandmarkPipeline, load_kneel_weights
+from hipmonai.inference import KneeLandmarkPipeline
 from hipmonai.losses import WingLoss
 from hipmonai.losses.mixup import KneelMixUp
 from hipmonai.networks import KneelHourglassNet
+from hipmonai.networks.checkpoint import load_checkpoint
 from hipmonai.transforms.knee import crop_size_px
 
 
@@ -59,7 +63,8 @@ def training_images_per_second(width: int, depth: int, size_px: int, batch: int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cohort", required=True, help="knee cohort folder (dicom/, landmarks/)")
+    parser.add_argument("--dicom", required=True, help="folder of knee DICOM files ({subject}/{visit}/*.dcm)")
+    parser.add_argument("--landmarks", required=True, help="folder of their .pts files mirroring --dicom")
     parser.add_argument("--scale", choices=["paper", "demo"], default="paper", help="sampling of both stages")
     parser.add_argument("--width", type=int, default=24, help="network width N (default: 24, the released model)")
     parser.add_argument("--depth", type=int, default=4, help="hourglass depth d (default: 4, the released model)")
@@ -79,9 +84,9 @@ def main() -> None:
     roi = KneelHourglassNet(1, 1, args.width, args.depth)
     landmarks = KneelHourglassNet(1, 16, args.width, args.depth)
     if args.roi_checkpoint:
-        load_kneel_weights(roi, args.roi_checkpoint)
+        load_checkpoint(roi, args.roi_checkpoint)
     if args.checkpoint:
-        load_kneel_weights(landmarks, args.checkpoint)
+        load_checkpoint(landmarks, args.checkpoint)
     pipeline = KneeLandmarkPipeline(roi, landmarks, second_pass=args.second_pass, **scale)
     n_params = sum(p.numel() for p in landmarks.parameters())
     crop = crop_size_px(scale["crop_mm"], scale["landmark_spacing_mm"])
@@ -91,7 +96,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()} "
           f"({os.cpu_count()} logical CPUs), load average {os.getloadavg()[0]:.2f}")
 
-    images = find_knee_images(args.cohort)[: args.images + 1]
+    images = find_knee_images(args.dicom, args.landmarks)[: args.images + 1]
     seconds = [pipeline.predict_file(image.dicom)["seconds"] for image in images]
     timed = seconds[1:] or seconds
     print(f"full pipeline: median {statistics.median(timed):.2f} s per radiograph (2 knees; min {min(timed):.2f}, "

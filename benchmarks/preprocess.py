@@ -51,7 +51,7 @@ def main() -> None:
                 [sys.executable, "-c", _MEASURE, "preprocess", "--dicom", str(cohort / "dicom"),
                  "--landmarks", str(cohort / "landmarks"), "--grades", str(cohort / "grades.csv"),
                  "--lesions", str(cohort / "lesions"), "--out", str(out), "--workers", str(workers),
-                 "--no-progress"],
+                 "--quiet"],
                 check=True, stdout=subprocess.PIPE, text=True,
             )
             seconds = time.perf_counter() - start

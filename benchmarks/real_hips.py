@@ -2,8 +2,8 @@
 
 For every DICOM radiograph under ``--dicom`` (found and read as ``hipmonai preprocess`` does:
 :func:`hipmonai.preprocessing.discover_images`, :func:`hipmonai.readers.load_radiograph`, which converts colour
-images to grey with a warning), the detector is built exactly as ``hipmonai preprocess --detector`` builds it (bundle
-configs and ``--set`` overrides through :func:`hipmonai.preprocessing.detector.build_detector`). For each hip it
+images to grey with a warning), the detector is built exactly as ``hipmonai preprocess --detector-checkpoint`` builds it
+(bundle configs and ``--set`` overrides through :func:`hipmonai.preprocessing.detector.build_detector`). For each hip it
 reports whether the detector finds it (``present``, with the hip's confidence and, when absent, the reason), and the
 distance in original-image pixels between the centre of the femoral head circle fitted to the detected points and
 the labelled centre. A head counts as found within tolerance only when it is reported present and its centre lies

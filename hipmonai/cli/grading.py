@@ -73,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "confusion_matrices.png and gradcam_heads.png.",
     )
     _common(report)
-    report.add_argument("--model", dest="models", nargs="*", type=_model, default=[], metavar="LABEL=CKPT",
+    report.add_argument("--model", dest="models", nargs="*", type=_model, default=[], metavar="LABEL=CHECKPOINT",
                         help="checkpoints to compare (trained with --config/--set)")
     report.add_argument("--sweep", type=Path, default=None,
                         help="sweep folder: use its kappa-selected strong-only, oracle and rho=all checkpoints")

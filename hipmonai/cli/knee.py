@@ -39,12 +39,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     prepare = commands.add_parser(
         "prepare",
         help="write the ROI and landmark caches and manifests of a knee cohort",
-        description="Read every radiograph of a knee cohort (dicom/, landmarks/, grades.csv) and write roi.h5 "
-                    "(half images at the ROI spacing), landmarks.h5 (crops around the true tibial centre, left knees "
-                    "flipped), their subject-level manifests roi.json / landmarks.json and prepare.json. Paper scale: "
-                    "1 mm ROI (256 x 320 px), 0.3 mm landmarks, 140 mm crop; --demo: 2 mm, 128 x 160 px, 1 mm.",
+        description="Read every radiograph of a knee cohort (--dicom, --landmarks, optional --grades) and write "
+                    "roi.h5 (half images at the ROI spacing), landmarks.h5 (crops around the true tibial centre, "
+                    "left knees flipped), their subject-level manifests roi.json / landmarks.json and prepare.json. "
+                    "Paper scale: 1 mm ROI (256 x 320 px), 0.3 mm landmarks, 140 mm crop; --demo: 2 mm, 128 x 160 "
+                    "px, 1 mm. A phantom cohort (hipmonai phantoms knee --out DIR) has DIR/dicom, DIR/landmarks and "
+                    "DIR/grades.csv.",
     )
-    prepare.add_argument("--cohort", type=Path, required=True, help="the knee cohort folder")
+    prepare.add_argument("--dicom", type=Path, required=True, help="folder of DICOM files ({subject}/{visit}/*.dcm)")
+    prepare.add_argument("--landmarks", type=Path, required=True,
+                         help="folder of 32-point BoneFinder .pts files mirroring --dicom")
+    prepare.add_argument("--grades", type=Path,
+                         help="grades CSV (subject_id, visit, side, kl); without it the manifests' kl is -1")
     prepare.add_argument("--out", type=Path, required=True, help="output folder (the bundle's dataset_dir)")
     prepare.add_argument("--demo", action="store_true", help="CPU demo scale instead of the paper's")
     prepare.add_argument("--roi-spacing", type=float, help="ROI spacing in mm (overrides the scale)")
@@ -76,7 +82,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     _bundle_options(ablation, ["configs/train.json"])
     ablation.add_argument("--arms", nargs="+", help="arms to run (default: all)")
-    ablation.add_argument("--roi-checkpoint", type=Path, help="ROI model for the ROI-initialised arm (default: train)")
+    ablation.add_argument("--roi-checkpoint", type=Path, metavar="MODEL_ROI.pt",
+                          help="ROI model for the ROI-initialised arm (default: train)")
     ablation.add_argument("--reuse", nargs="*", type=parse_override, default=[], metavar="ARM=CHECKPOINT",
                           help="arms already trained with exactly their settings: evaluate this checkpoint instead")
     ablation.add_argument("--fresh", action="store_true",
@@ -94,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
                             ("landmark_spacing_mm", args.spacing), ("crop_mm", args.crop_mm)):
             if value is not None:
                 scale[name] = value
-        summary = prepare_knee_data(args.cohort, args.out, seed=args.seed, progress=not args.quiet, **scale)
+        summary = prepare_knee_data(args.dicom, args.landmarks, args.out, grades_csv=args.grades, seed=args.seed,
+                                    progress=not args.quiet, **scale)
         print(json.dumps(summary, indent=1))
         return 0
 

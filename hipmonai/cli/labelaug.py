@@ -66,7 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                     "(images with both hips present), cumulative_errors.png and gallery.png.",
     )
     _bundle_options(evaluate, ["configs/inference.json"])
-    evaluate.add_argument("--checkpoint", type=Path, required=True, help="trained model (model.pt)")
+    evaluate.add_argument("--checkpoint", type=Path, required=True, metavar="MODEL.pt", help="trained model")
     evaluate.set_defaults(func=run)
 
     ablation = commands.add_parser(

@@ -15,15 +15,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             "Resample each radiograph to --spacing, crop --crop px around each femoral head, scale intensities to "
             "the 5th-95th percentiles, flip left hips, and write every hip into one HDF5 store with a summary JSON "
             "beside it (every skipped input and its reason). An interrupted run resumes when rerun with the same "
-            "arguments. With --detector, radiographs without a .pts get landmarks from the hip_landmark_labelaug "
-            "bundle's model (written as .pts files to --predicted-landmarks, so they can be corrected and passed "
-            "back with --landmarks); a hip the model does not find (median landmark confidence below "
-            "--min-confidence, or a femoral head outside the image or of implausible size) is skipped with the reason."
+            "arguments. With --detector-checkpoint, radiographs without a .pts get landmarks from the "
+            "hip_landmark_labelaug bundle's model (written as .pts files to --predicted-landmarks, so they can be "
+            "corrected and passed back with --landmarks); a hip the model does not find (median landmark confidence "
+            "below --min-confidence, or a femoral head outside the image or of implausible size) is skipped with the "
+            "reason."
         ),
     )
     parser.add_argument("--dicom", required=True, help="folder of DICOM files ({subject}/{visit}/*.dcm)")
     parser.add_argument("--landmarks", help="folder of BoneFinder .pts files mirroring --dicom (optional with "
-                        "--detector)")
+                        "--detector-checkpoint)")
     parser.add_argument("--grades", required=True, help="grades CSV (subject_id, visit, side, osteo_* 0-3)")
     parser.add_argument("--out", required=True, help="HDF5 store to write (e.g. outputs/hip.h5)")
     parser.add_argument("--spacing", type=float, help="target spacing in mm (default: configs/preprocessing.json)")
@@ -35,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--fallback-spacing", type=float, nargs=2, metavar=("X_MM", "Y_MM"),
         help="pixel spacing for DICOM files that carry none (otherwise they are skipped)",
     )
-    parser.add_argument("--detector", metavar="CKPT",
+    parser.add_argument("--detector-checkpoint", metavar="MODEL.pt",
                         help="hip_landmark_labelaug checkpoint predicting landmarks for radiographs without a .pts")
     parser.add_argument("--detector-bundle",
                         help="the landmark bundle folder (default: the hip_landmark_labelaug bundle packaged with "
@@ -50,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="where predicted .pts files go (default: beside --out, '<store>.predicted_pts')")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing store")
     parser.add_argument("--keep-parts", action="store_true", help="keep the per-hip part files after writing")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
@@ -72,25 +73,26 @@ def run(args: argparse.Namespace) -> int:
     from hipmonai.preprocessing import preprocess_cohort, summary_path
     from hipmonai.preprocessing.detector import DEFAULT_DETECTOR_BUNDLE, DetectorSpec
 
-    if args.min_confidence is not None and not args.detector:
-        raise InputError("--min-confidence applies to --detector; give a detector checkpoint or drop it")
+    if args.min_confidence is not None and not args.detector_checkpoint:
+        raise InputError("--min-confidence applies to --detector-checkpoint; give a detector checkpoint or drop it")
     detector = None
-    if args.detector:
+    if args.detector_checkpoint:
         out = Path(args.out)
         detector = DetectorSpec(
-            checkpoint=args.detector,
+            checkpoint=args.detector_checkpoint,
             predicted_dir=args.predicted_landmarks or str(out.with_name(f"{out.stem}.predicted_pts")),
             bundle_dir=args.detector_bundle or str(DEFAULT_DETECTOR_BUNDLE),
             config_files=tuple(args.detector_config),
             overrides={} if args.min_confidence is None else {"min_confidence": args.min_confidence},
         )
     elif not args.landmarks:
-        raise InputError("give --landmarks (BoneFinder .pts) or --detector (a hip_landmark_labelaug checkpoint)")
+        raise InputError("give --landmarks (BoneFinder .pts) or --detector-checkpoint (a hip_landmark_labelaug "
+                         "checkpoint)")
     summary = preprocess_cohort(
         args.dicom, args.landmarks, args.grades, args.out,
         spacing_mm=args.spacing, crop_px=args.crop, workers=args.workers, lesions_dir=args.lesions,
         index_csv=args.index, fallback_spacing_xy_mm=args.fallback_spacing, overwrite=args.overwrite,
-        keep_parts=args.keep_parts, progress=not args.no_progress, detector=detector,
+        keep_parts=args.keep_parts, progress=not args.quiet, detector=detector,
     )
     brief = {k: summary[k] for k in ("store", "images_found", "images_processed", "hips_written", "seconds")}
     brief["skipped"] = len(summary["skipped"])

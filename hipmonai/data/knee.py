@@ -1,10 +1,13 @@
 """Knee cohort preparation for the KNEEL bundle (paper 004; SPEC 5.4): per-stage HDF5 caches and split manifests.
 
-A knee cohort on disk (``hipmonai phantoms knee`` writes one; real data looks the same) has ``dicom/`` bilateral PA
-radiographs, ``landmarks/`` BoneFinder ``.pts`` files in mm with 32 points (right knee 0-15 on the image's left,
-left knee 16-31, KNEEL numbering lateral to medial) and optionally ``grades.csv`` with a ``kl`` column.
+A knee cohort (``hipmonai phantoms knee`` writes one into ``dicom/``, ``landmarks/`` and ``grades.csv``; real data
+looks the same) has a folder of bilateral PA radiographs ``{subject}/{visit}/NAME.dcm``, a folder of BoneFinder
+``.pts`` files mirroring it (``{subject}/{visit}/NAME.pts``, mm, 32 points: right knee 0-15 on the image's left,
+left knee 16-31, KNEEL numbering lateral to medial) and optionally a grades CSV with a ``kl`` column.
 
-:func:`prepare_knee_data` reads every image once and writes, under ``out_dir``:
+:func:`prepare_knee_data` takes the three as separate arguments (``hipmonai knee prepare --dicom --landmarks
+--grades``, as ``hipmonai preprocess`` and ``labelaug prepare`` take them), reads every image once and writes, under
+``out_dir``:
 
 * ``roi.h5`` — ROI stage (paper: half images at 1 mm, one point per knee), from
   :func:`hipmonai.transforms.knee.knee_roi_transforms`;
@@ -85,16 +88,23 @@ class KneeImage:
     pts: Path
 
 
-def find_knee_images(cohort_dir: str | os.PathLike) -> list[KneeImage]:
-    """Every ``dicom/{subject}/{visit}/*.dcm`` with its ``landmarks/{subject}/{visit}/*.pts``, sorted.
+def find_knee_images(dicom_dir: str | os.PathLike, landmarks_dir: str | os.PathLike) -> list[KneeImage]:
+    """Every ``{dicom_dir}/{subject}/{visit}/*.dcm`` with its ``{landmarks_dir}/{subject}/{visit}/*.pts``, sorted.
+
+    Args:
+        dicom_dir: folder of the radiographs, ``{subject}/{visit}/NAME.dcm``.
+        landmarks_dir: folder of their ``.pts`` files, ``{subject}/{visit}/NAME.pts``.
+
+    Returns:
+        One :class:`KneeImage` per radiograph, sorted by DICOM path.
 
     Raises:
-        InputError: no ``dicom/`` folder, no images, or an image without its landmark file.
+        InputError: a folder that does not exist, no images, or an image without its landmark file.
     """
-    root = Path(cohort_dir)
-    dicom_dir, pts_dir = root / "dicom", root / "landmarks"
-    if not dicom_dir.is_dir():
-        raise InputError(f"{root}: not a knee cohort (no dicom/ folder)")
+    dicom_dir, pts_dir = Path(dicom_dir), Path(landmarks_dir)
+    for name, folder in (("DICOM", dicom_dir), ("landmark", pts_dir)):
+        if not folder.is_dir():
+            raise InputError(f"{folder}: {name} folder not found")
     images = []
     for dcm in sorted(dicom_dir.glob("*/*/*.dcm")):
         subject, visit = dcm.parent.parent.name, dcm.parent.name
@@ -150,8 +160,10 @@ def knee_item(image: KneeImage, side: str, spacing_xy_mm: Sequence[float] | None
 
 
 def prepare_knee_data(
-    cohort_dir: str | os.PathLike,
+    dicom_dir: str | os.PathLike,
+    landmarks_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
+    grades_csv: str | os.PathLike | None = None,
     roi_spacing_mm: float = 1.0,
     roi_size_px: Sequence[int] = (256, 320),
     landmark_spacing_mm: float = 0.3,
@@ -163,26 +175,35 @@ def prepare_knee_data(
     """Write the ROI and landmark caches and their subject-level manifests (module docstring).
 
     Args:
-        cohort_dir: the knee cohort (``dicom/``, ``landmarks/``, optional ``grades.csv``).
+        dicom_dir: folder of the bilateral PA radiographs, ``{subject}/{visit}/NAME.dcm``.
+        landmarks_dir: folder of their 32-point ``.pts`` files mirroring ``dicom_dir``.
         out_dir: folder for ``roi.h5``, ``landmarks.h5``, ``roi.json``, ``landmarks.json``, ``prepare.json``.
         roi_spacing_mm: ROI-stage spacing (paper: 1 mm).
         roi_size_px: ``(W, H)`` of the ROI images.
         landmark_spacing_mm: landmark-stage spacing (paper: 0.3 mm).
         crop_mm: landmark crop side (paper: 140 mm).
+        grades_csv: knee grades CSV (``subject_id, visit, side, kl``); without it every knee's ``kl`` is -1.
         seed: subject split seed.
         fractions: (training, validation, test) shares of subjects.
         progress: print one line per image.
 
     Returns:
-        The summary written to ``prepare.json``.
+        The summary written to ``prepare.json``: the settings, the input folders and grades CSV (relative to
+        ``out_dir``; ``grades_csv`` ``None`` when not given), ``n_images``, ``counts`` per split and ``elapsed_s``.
+
+    Raises:
+        InputError: missing folders, images without landmarks (:func:`find_knee_images`), or a ``grades_csv`` that
+            does not exist or lacks the knee columns.
     """
     import h5py
 
     from hipmonai.transforms.knee import knee_landmark_transforms, knee_roi_transforms
 
     started = time.perf_counter()
-    images = find_knee_images(cohort_dir)
-    kl = read_kl_grades(Path(cohort_dir) / "grades.csv")
+    images = find_knee_images(dicom_dir, landmarks_dir)
+    if grades_csv is not None and not Path(grades_csv).is_file():
+        raise InputError(f"{grades_csv}: grades CSV not found")
+    kl = read_kl_grades(grades_csv)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     chains = {
@@ -235,7 +256,9 @@ def prepare_knee_data(
         write_text_atomic(out / f"{stage}.json", json.dumps(manifest, indent=1) + "\n")
     summary = {
         **settings,
-        "cohort": os.path.relpath(Path(cohort_dir).resolve(), out.resolve()),
+        "dicom_dir": os.path.relpath(Path(dicom_dir).resolve(), out.resolve()),
+        "landmarks_dir": os.path.relpath(Path(landmarks_dir).resolve(), out.resolve()),
+        "grades_csv": None if grades_csv is None else os.path.relpath(Path(grades_csv).resolve(), out.resolve()),
         "n_images": len(images),
         "counts": {name: len(items[name]) for name in SPLITS},
         "elapsed_s": round(time.perf_counter() - started, 1),

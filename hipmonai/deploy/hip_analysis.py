@@ -28,7 +28,8 @@ import torch
 from hipmonai.errors import InputError, input_error_cause
 from hipmonai.networks.checkpoint import load_config_network, trained_settings
 
-__all__ = ["CHECKPOINT_NAMES", "HipAnalysis", "HipRadiographAnalyzer", "RadiographAnalysis"]
+__all__ = ["CHECKPOINT_NAMES", "HipAnalysis", "HipRadiographAnalyzer", "RadiographAnalysis", "read_radiograph",
+           "trained_crop"]
 
 ACCEPTED_MODALITIES = ("DX", "CR")
 #: File names of the three checkpoints in a models folder (the MONAI Deploy app's ``-m``), per analyser model.
@@ -120,6 +121,37 @@ def trained_crop(prior: str | os.PathLike, grading: str | os.PathLike) -> tuple[
                              f"{values[0]}; use checkpoints trained on the same hip crops")
         found[key] = values[0] if values else None
     return found["image_size_px"], found["spacing_mm"]
+
+
+def read_radiograph(path: str | os.PathLike, spacing_xy_mm: Sequence[float] | None = None
+                    ) -> tuple[np.ndarray, dict[str, Any]]:
+    """Read one DX/CR radiograph, the file checked first (what the analyser and ``hipmonai predict`` read).
+
+    Args:
+        path: the DICOM file.
+        spacing_xy_mm: fallback ``(x, y)`` pixel spacing in mm for a file without a usable spacing.
+
+    Returns:
+        ``(array_wh, meta)`` of :func:`hipmonai.readers.load_radiograph`: ``(W, H)`` float32, bone bright, and the
+        reader's metadata (``spacing_xy_mm``, ``affine``, ``source_uid_hash``, ...).
+
+    Raises:
+        InputError: not a readable DICOM file, not a radiograph (modality other than DX/CR), unreadable pixels, or
+            no spacing.
+    """
+    import pydicom
+
+    from hipmonai.readers import load_radiograph
+
+    name = Path(path).name
+    try:
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as err:  # pydicom raises several types for a foreign or corrupt file
+        raise InputError(f"{name}: not a readable DICOM file ({type(err).__name__})") from err
+    modality = str(getattr(header, "Modality", "")).upper()
+    if modality and modality not in ACCEPTED_MODALITIES:
+        raise InputError(f"{name}: modality {modality!r} is not a radiograph (DX or CR)")
+    return load_radiograph(path, spacing_xy_mm)
 
 
 class HipRadiographAnalyzer:
@@ -228,16 +260,7 @@ class HipRadiographAnalyzer:
             if not filename or not Path(filename).is_file():
                 raise InputError("a pydicom Dataset without its file cannot be analysed; pass the file path")
             path = filename
-        try:
-            header = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception as err:  # pydicom raises several types for a foreign or corrupt file
-            raise InputError(f"{Path(path).name}: not a readable DICOM file ({type(err).__name__})") from err
-        modality = str(getattr(header, "Modality", "")).upper()
-        if modality and modality not in ACCEPTED_MODALITIES:
-            raise InputError(f"{Path(path).name}: modality {modality!r} is not a radiograph (DX or CR)")
-        from hipmonai.readers import load_radiograph
-
-        array_wh, meta = load_radiograph(path, spacing_xy_mm)
+        array_wh, meta = read_radiograph(path, spacing_xy_mm)
         return self.analyze_array(array_wh, meta)
 
     def analyze_array(self, array_wh: np.ndarray, meta: Mapping[str, Any]) -> RadiographAnalysis:

@@ -116,7 +116,7 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
     add("hip_store", "preprocess the hip cohort into the HDF5 store (0.4 mm, 224 px femoral-head crops)",
         [*hipmonai, "preprocess", "--dicom", hip / "dicom", "--landmarks", hip / "landmarks", "--grades",
          hip / "grades.csv", "--lesions", hip / "lesions", "--out", store, "--workers", workers, "--overwrite",
-         "--no-progress"], deps=["hip_cohort"])
+         "--quiet"], deps=["hip_cohort"])
     add("hip_split", "subject-level 70/15/15 split of the store",
         [*hipmonai, "split", "--h5", store, "--out", split, "--seed", seed, "--overwrite"], deps=["hip_store"])
     # the landmark detector learns from its own cohort: adults and children, bilateral and single-hip views
@@ -130,8 +130,8 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
          "--out", data / "pelvis", "--size", scale.labelaug_size_px, "--seed", seed, "--quiet"],
         deps=["detector_cohort"])
     add("knee_cache", "ROI and landmark caches for KNEEL (2 mm ROI, 1 mm landmark crops)",
-        [*hipmonai, "knee", "prepare", "--cohort", knee, "--out", data / "knee", "--demo", "--seed", seed,
-         "--quiet"], deps=["knee_cohort"])
+        [*hipmonai, "knee", "prepare", "--dicom", knee / "dicom", "--landmarks", knee / "landmarks", "--grades",
+         knee / "grades.csv", "--out", data / "knee", "--demo", "--seed", seed, "--quiet"], deps=["knee_cohort"])
 
     # hip_osteophyte_prior: baseline and prior from the same configs, then the Grad-CAM report
     prior_bundle, prior_configs = bundles / "hip_osteophyte_prior", ["configs/train.json", "configs/demo.json",

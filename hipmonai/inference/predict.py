@@ -20,7 +20,7 @@ Outputs under ``OUT``, per radiograph (``NAME`` = its path under the DICOM folde
 given directly, without the suffix — the layout ``hipmonai preprocess --landmarks`` reads back)::
 
     NAME.pts    landmarks in mm (hip: the detector's 28 points, right hip first, written only when both hips are
-                found, as ``hipmonai preprocess --detector`` does; knee: 32 points, right knee first)
+                found, as ``hipmonai preprocess --detector-checkpoint`` does; knee: 32 points, right knee first)
     NAME.json   points in px and mm with names, per hip/knee results (see :meth:`HipPredictor.predict`)
     NAME.png    the radiograph with points, femoral head circles and the per-hip/knee results
     summary.csv, summary.json   one row per input file: analysed, or failed with the reason
@@ -46,6 +46,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from hipmonai.atomic import write_text_atomic
+from hipmonai.deploy.hip_analysis import read_radiograph
 from hipmonai.errors import InputError, input_error_cause
 from hipmonai.inference.overlay import OverlayGroup, write_overlay
 from hipmonai.io.strict_json import strict_json
@@ -62,7 +63,6 @@ __all__ = [
     "find_dicom_inputs",
     "output_stems",
     "predict_files",
-    "read_radiograph",
     "resolve_device",
 ]
 
@@ -213,36 +213,6 @@ def output_stems(names: Sequence[str]) -> list[str]:
     return stems
 
 
-def read_radiograph(path: str | os.PathLike, spacing_xy_mm: Sequence[float] | None = None
-                    ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Read one DX/CR radiograph as :class:`hipmonai.deploy.HipRadiographAnalyzer.analyze_file` does.
-
-    Args:
-        path: the DICOM file.
-        spacing_xy_mm: fallback ``(x, y)`` pixel spacing in mm for a file without a usable spacing.
-
-    Returns:
-        ``(array_wh, meta)`` of :func:`hipmonai.readers.load_radiograph`: ``(W, H)`` float32, bone bright, and the
-        reader's metadata (``spacing_xy_mm``, ``affine``, ``source_uid_hash``, ...).
-
-    Raises:
-        InputError: not a readable DICOM file, not a radiograph (modality other than DX/CR), unreadable pixels, or
-            no spacing.
-    """
-    import pydicom
-
-    from hipmonai.deploy.hip_analysis import ACCEPTED_MODALITIES
-    from hipmonai.readers import load_radiograph
-
-    name = Path(path).name
-    try:
-        header = pydicom.dcmread(path, stop_before_pixels=True)
-    except Exception as err:  # pydicom raises several types for a foreign or corrupt file
-        raise InputError(f"{name}: not a readable DICOM file ({type(err).__name__})") from err
-    modality = str(getattr(header, "Modality", "")).upper()
-    if modality and modality not in ACCEPTED_MODALITIES:
-        raise InputError(f"{name}: modality {modality!r} is not a radiograph (DX or CR)")
-    return load_radiograph(path, spacing_xy_mm)
 
 
 # ------------------------------------------------------------------------------------------------ predictions

@@ -3,9 +3,7 @@ on tiny settings, and checks of the realism measures on images whose answer is k
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -17,23 +15,14 @@ REPO = Path(__file__).resolve().parents[2]  # the repository (benchmarks/ is not
 DOG_DX = Path("tests/data/dicom/highdicom_dx_dog/dx_image.dcm")
 
 
-def load_script(name: str) -> ModuleType:
-    """Import ``benchmarks/<name>.py`` as ``benchmark_<name>`` (the scripts are not a package)."""
-    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", REPO / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the script is executed
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def realism(load_benchmark) -> ModuleType:
+    return load_benchmark("phantom_realism")
 
 
 @pytest.fixture(scope="module")
-def realism() -> ModuleType:
-    return load_script("phantom_realism")
-
-
-@pytest.fixture(scope="module")
-def speed() -> ModuleType:
-    return load_script("phantom_speed")
+def speed(load_benchmark) -> ModuleType:
+    return load_benchmark("phantom_speed")
 
 
 def test_realism_main_writes_the_figure_and_the_table(realism, tmp_path, capsys):

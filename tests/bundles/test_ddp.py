@@ -93,7 +93,9 @@ def knee_dir(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("ddp_knee")
     generate_knee_cohort(root / "cohort", n_subjects=4, seed=5, workers=1, progress=False)
-    prepare_knee_data(root / "cohort", root / "data", roi_spacing_mm=4.0, roi_size_px=(48, 80),
+    cohort = root / "cohort"
+    prepare_knee_data(cohort / "dicom", cohort / "landmarks", root / "data", grades_csv=cohort / "grades.csv",
+                      roi_spacing_mm=4.0, roi_size_px=(48, 80),
                       landmark_spacing_mm=3.0, crop_mm=140.0, fractions=(0.5, 0.5, 0.0))
     _trim_validation(root / "data" / "landmarks.json", 3)
     return root / "data"

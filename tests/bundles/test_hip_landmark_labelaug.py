@@ -101,7 +101,7 @@ def test_metadata_verifies_offline_and_agrees_with_configs_and_readme():
     readme = (BUNDLE / "docs" / "README.md").read_text()
     for needle in ("python -m monai.bundle run", "demo.json", "multi_gpu_train.json", "evaluate.json",
                    "inference.json", "hipmonai labelaug prepare", "hipmonai labelaug ablation",
-                   "hipmonai preprocess", "--detector", "## Performance", "## Limitations", "(S − N) / N",
+                   "hipmonai preprocess", "--detector-checkpoint", "## Performance", "## Limitations", "(S − N) / N",
                    "--min-confidence", "benchmarks/real_hips.py"):
         assert needle in readme, needle
     min_confidence = json.loads(Path(INFER[0]).read_text())["min_confidence"]

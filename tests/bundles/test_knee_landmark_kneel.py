@@ -48,8 +48,11 @@ def knee_data(tmp_path_factory) -> Path:
     generate_knee_cohort(root / "cohort", n_subjects=4, seed=5, workers=1, progress=False)
     cli = argparse.ArgumentParser(prog="hipmonai")
     knee_cli.add_parser(cli.add_subparsers(dest="command"))
-    args = cli.parse_args(["knee", "prepare", "--cohort", str(root / "cohort"), "--out", str(root / "data"),
-                           "--roi-spacing", "4", "--roi-size", "48", "80", "--spacing", "3", "--quiet"])
+    cohort = root / "cohort"
+    args = cli.parse_args(["knee", "prepare", "--dicom", str(cohort / "dicom"), "--landmarks",
+                           str(cohort / "landmarks"), "--grades", str(cohort / "grades.csv"),
+                           "--out", str(root / "data"), "--roi-spacing", "4", "--roi-size", "48", "80",
+                           "--spacing", "3", "--quiet"])
     assert args.func(args) == 0
     return root / "data"
 

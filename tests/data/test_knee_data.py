@@ -24,7 +24,9 @@ def knee_root(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("knee")
     generate_knee_cohort(root / "cohort", n_subjects=4, seed=3, workers=1, progress=False)
-    prepare_knee_data(root / "cohort", root / "data", seed=0, **TINY_SCALE)
+    cohort = root / "cohort"
+    prepare_knee_data(cohort / "dicom", cohort / "landmarks", root / "data", grades_csv=cohort / "grades.csv", seed=0,
+                      **TINY_SCALE)
     return root
 
 
@@ -58,7 +60,7 @@ def test_chains_move_landmarks_with_the_image(knee_root, side):
     from hipmonai.transforms import apply_affine_to_points
     from hipmonai.transforms.knee import knee_landmark_transforms, knee_roi_transforms
 
-    item = knee_item(find_knee_images(knee_root / "cohort")[0], side)
+    item = knee_item(find_knee_images(knee_root / "cohort" / "dicom", knee_root / "cohort" / "landmarks")[0], side)
     roi = knee_roi_transforms(4.0, (48, 80))(dict(item))
     crop = knee_landmark_transforms(3.0, 140.0)(dict(item))
     assert tuple(roi["image"].shape) == (1, 48, 80) and tuple(crop["image"].shape) == (1, 47, 47)
@@ -89,6 +91,8 @@ def test_prepare_writes_caches_and_subject_level_manifests(knee_root):
     data = knee_root / "data"
     summary = json.loads((data / "prepare.json").read_text())
     assert summary["n_images"] == 4 and summary["counts"] == {"training": 4, "validation": 2, "test": 2}
+    assert (summary["dicom_dir"], summary["landmarks_dir"], summary["grades_csv"]) == (
+        "../cohort/dicom", "../cohort/landmarks", "../cohort/grades.csv")
     subjects = {split: {i["subject_id"] for i in load_knee_datalist(data / "landmarks.json", split)}
                 for split in ("training", "validation", "test")}
     assert not (subjects["training"] & subjects["test"]) and not (subjects["validation"] & subjects["test"])
@@ -111,6 +115,19 @@ def test_prepare_writes_caches_and_subject_level_manifests(knee_root):
     assert knee_manifest_settings(data / "roi.json")["input_size_px"] == [48, 80]
     settings = knee_manifest_settings(data / "landmarks.json")
     assert (settings["input_size_px"], settings["spacing_mm"], settings["stage"]) == ([47, 47], 3.0, "landmarks")
+
+
+def test_prepare_grades_are_optional_but_must_exist(knee_root, tmp_path):
+    from hipmonai.data.knee import load_knee_datalist, prepare_knee_data
+
+    cohort = knee_root / "cohort"
+    with pytest.raises(InputError, match="grades CSV not found"):
+        prepare_knee_data(cohort / "dicom", cohort / "landmarks", tmp_path / "a", grades_csv=cohort / "nope.csv",
+                          **TINY_SCALE)
+    assert not (tmp_path / "a").exists()
+    summary = prepare_knee_data(cohort / "dicom", cohort / "landmarks", tmp_path / "b", **TINY_SCALE)
+    assert summary["grades_csv"] is None
+    assert {item["kl"] for item in load_knee_datalist(tmp_path / "b" / "roi.json", "training")} == {-1}
 
 
 def test_loaders_round_trip(knee_root):
@@ -150,8 +167,12 @@ def test_manifest_errors(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(InputError, match="'S1' is in both 'training' and 'test'"):
         load_knee_datalist(tmp_path / "bad.json")
-    with pytest.raises(InputError, match="no dicom/ folder"):
-        find_knee_images(tmp_path)
+    with pytest.raises(InputError, match="DICOM folder not found"):
+        find_knee_images(tmp_path / "dicom", tmp_path)
+    with pytest.raises(InputError, match="landmark folder not found"):
+        find_knee_images(tmp_path, tmp_path / "landmarks")
+    with pytest.raises(InputError, match="no DICOM files"):
+        find_knee_images(tmp_path, tmp_path)
 
 
 def test_rand_translate_moves_image_and_landmarks_together():

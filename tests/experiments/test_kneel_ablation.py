@@ -23,7 +23,9 @@ def knee_data(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("kneel_ablation")
     generate_knee_cohort(root / "cohort", n_subjects=4, seed=11, workers=1, progress=False)
-    prepare_knee_data(root / "cohort", root / "data", roi_spacing_mm=4.0, roi_size_px=(48, 80),
+    cohort = root / "cohort"
+    prepare_knee_data(cohort / "dicom", cohort / "landmarks", root / "data", grades_csv=cohort / "grades.csv",
+                      roi_spacing_mm=4.0, roi_size_px=(48, 80),
                       landmark_spacing_mm=3.0, crop_mm=140.0, seed=0)
     return root / "data"
 

@@ -23,7 +23,9 @@ def knee_root(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("knee_pipeline")
     generate_knee_cohort(root / "cohort", n_subjects=4, seed=3, workers=1, progress=False)
-    prepare_knee_data(root / "cohort", root / "data", seed=0, **SCALE)
+    cohort = root / "cohort"
+    prepare_knee_data(cohort / "dicom", cohort / "landmarks", root / "data", grades_csv=cohort / "grades.csv", seed=0,
+                      **SCALE)
     return root
 
 

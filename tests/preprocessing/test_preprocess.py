@@ -185,7 +185,7 @@ def test_interrupted_run_resumes_with_nothing_lost_or_duplicated(hip_cohort, cle
         sys.executable, "-m", "hipmonai", "preprocess", "--dicom", str(hip_cohort / "dicom"),
         "--landmarks", str(hip_cohort / "landmarks"), "--grades", str(hip_cohort / "grades.csv"),
         "--lesions", str(hip_cohort / "lesions"), "--out", str(out), "--crop", str(CROP), "--workers", "1",
-        "--no-progress",
+        "--quiet",
     ]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     done = parts_dir(out) / "done"

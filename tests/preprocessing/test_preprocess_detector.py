@@ -117,11 +117,11 @@ def test_a_hip_the_detector_does_not_find_is_skipped_with_its_reason(tiny_checkp
 def test_cli_min_confidence_reaches_the_detector(tiny_checkpoint, hip_cohort, tmp_path, capsys):
     landmarks, _, relative = _without_one_pts(hip_cohort, tmp_path)
     args = ["preprocess", "--dicom", str(hip_cohort / "dicom"), "--landmarks", str(landmarks), "--grades",
-            str(hip_cohort / "grades.csv"), "--crop", "64", "--workers", "1", "--no-progress"]
+            str(hip_cohort / "grades.csv"), "--crop", "64", "--workers", "1", "--quiet"]
     bundle = tmp_path / "bundle"  # the CLI takes config files, not overrides: the tiny network as a config file
     shutil.copytree(DEFAULT_DETECTOR_BUNDLE / "configs", bundle / "configs")
     (bundle / "configs" / "tiny.json").write_text(json.dumps(TINY))
-    detector = ["--detector", str(tiny_checkpoint), "--detector-bundle", str(bundle), "--detector-config",
+    detector = ["--detector-checkpoint", str(tiny_checkpoint), "--detector-bundle", str(bundle), "--detector-config",
                 "configs/inference.json", "configs/tiny.json"]
     # an untrained network peaks at about 0.6 everywhere: 0.99 finds no hip
     assert main([*args, "--out", str(tmp_path / "a.h5"), *detector, "--min-confidence", "0.99"]) == 0
@@ -135,7 +135,7 @@ def test_cli_min_confidence_reaches_the_detector(tiny_checkpoint, hip_cohort, tm
         main([*args, "--out", str(tmp_path / "b.h5"), *detector, "--min-confidence", "1.5"])
     assert "expected a number in (0, 1), got 1.5" in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "c.h5"), "--min-confidence", "0.3"]) != 0
-    assert "--min-confidence applies to --detector" in capsys.readouterr().err
+    assert "--min-confidence applies to --detector-checkpoint" in capsys.readouterr().err
 
 
 def test_detector_pts_files_are_read_back_with_nan_for_other_points(tmp_path):
