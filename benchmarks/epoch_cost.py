@@ -7,8 +7,9 @@ landmark crop, batch 16), with the config's optimizer (Adam at its learning rate
 a random batch of the paper's input size, a scalar loss (the mean of the output: the bundles' own losses, the CAM
 prior and the heatmap BCE, add little next to the network) and the optimizer step; data loading and augmentation
 are not included, so this is the floor of an epoch. After ``--warmup`` iterations, ``--iterations`` are timed
-(median). Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA, the growth of the process's peak resident set on
-the CPU (``ru_maxrss``; a rough figure: it includes the allocator's caches).
+(median). Peak memory: ``torch.cuda.max_memory_allocated`` on CUDA; on the CPU each bundle runs in a forked child
+process and the figure is the growth of its peak resident set (``ru_maxrss``) over its size at the start (a rough
+figure: it includes the allocator's caches).
 
 Run on the machine you will train on (here: 2 CPU cores, one thread per process)::
 
@@ -19,6 +20,7 @@ Run on the machine you will train on (here: 2 CPU cores, one thread per process)
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
 import statistics
 import sys
@@ -62,6 +64,30 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
 
 
+def _rss_mb() -> float:
+    """The current resident set of this process (Linux ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _measure_in_child(queue: multiprocessing.Queue, *args: object) -> None:
+    queue.put(measure(*args))
+
+
+def measure_isolated(bundle: str, device: torch.device, iterations: int, warmup: int,
+                     batch_size: int | None = None) -> CostRow:
+    """:func:`measure` in a forked child on the CPU (so that its peak memory is its own), in this process on CUDA."""
+    if device.type == "cuda":
+        return measure(bundle, device, iterations, warmup, batch_size)
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_measure_in_child, args=(queue, bundle, device, iterations, warmup, batch_size))
+    child.start()
+    row = queue.get()
+    child.join()
+    return row
+
+
 def measure(bundle: str, device: torch.device, iterations: int, warmup: int, batch_size: int | None = None
             ) -> CostRow:
     """Time ``iterations`` training steps of ``bundle``'s paper-scale network on random input (``batch_size``:
@@ -88,7 +114,7 @@ def measure(bundle: str, device: torch.device, iterations: int, warmup: int, bat
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    rss_before = _peak_rss_mb()
+    rss_before = _rss_mb()
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     for _ in range(warmup):
@@ -118,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{'bundle':<24} {'input (C,H,W)':<16} {'batch':>5} {'s/iter':>8} {'img/s':>7} {'s/1000 img':>11} "
           f"{'peak MB':>9}")
     for bundle in args.bundles:
-        row = measure(bundle, device, args.iterations, args.warmup, args.batch_size)
+        row = measure_isolated(bundle, device, args.iterations, args.warmup, args.batch_size)
         print(f"{row.bundle:<24} {str(row.input_shape):<16} {row.batch_size:>5} {row.seconds_per_iteration:>8.2f} "
               f"{row.images_per_second:>7.2f} {row.seconds_per_1000_images:>11.0f} {row.peak_memory_mb:>9.0f}")
     return 0
