@@ -66,12 +66,15 @@ class HipAnalysis:
 
 @dataclass
 class RadiographAnalysis:
-    """Results for one radiograph: the reader's pseudonymous ``source_uid_hash``, its spacing and both hips."""
+    """Results for one radiograph: the reader's pseudonymous ``source_uid_hash``, its spacing, both hips, and the
+    landmark detector's own result (:meth:`hipmonai.inference.PelvisLandmarkDetector.predict_image`: per-landmark
+    confidences, per-hip presence; not part of :meth:`as_dict`)."""
 
     source_uid_hash: str
     spacing_xy_mm: tuple[float, float]
     image_size_wh: tuple[int, int]
     hips: list[HipAnalysis]
+    detection: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict (arrays as nested lists; landmarks of a hip reported absent are left out)."""
@@ -309,7 +312,7 @@ class HipRadiographAnalyzer:
             hip.grades = {t: int(g) for t, g in zip(self.target_names, decoded[1:], strict=True)}
             hips.append(hip)
         return RadiographAnalysis(str(meta.get("source_uid_hash", "")), spacing,
-                                  (int(array_wh.shape[0]), int(array_wh.shape[1])), hips)
+                                  (int(array_wh.shape[0]), int(array_wh.shape[1])), hips, detection)
 
 
 def _detection_names(groups: Any) -> list[str]:

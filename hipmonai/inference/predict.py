@@ -263,25 +263,6 @@ def _circle_record(circle_mm: Sequence[float] | None, spacing: np.ndarray) -> di
             "centre_x_mm": cx, "centre_y_mm": cy, "radius_mm": radius}
 
 
-class _LastDetection:
-    """Wraps a :class:`hipmonai.inference.PelvisLandmarkDetector` and keeps its last ``predict_image`` result, so the
-    analyser's own detection (with the landmark confidences it does not report) reaches the JSON without a second
-    forward pass."""
-
-    def __init__(self, detector: Any) -> None:
-        self.detector = detector
-        self.last: dict[str, Any] | None = None
-
-    def predict_image(self, image: Any) -> dict[str, Any]:
-        self.last = self.detector.predict_image(image)
-        return self.last
-
-    def __getattr__(self, name: str) -> Any:  # everything else (full_points_mm, ...) is the detector's
-        if "detector" not in self.__dict__:
-            raise AttributeError(name)
-        return getattr(self.__dict__["detector"], name)
-
-
 class HipPredictor:
     """Landmarks, femoral heads and (with the prior and grading bundles) osteophyte probabilities and grades of AP
     pelvis radiographs, from a bundles folder.
@@ -301,7 +282,7 @@ class HipPredictor:
                  bundles: Mapping[str, str] | None = None, scores_note: str | None = None,
                  device: str = "cpu") -> None:
         self.analyzer = analyzer
-        self.detector = _LastDetection(detector)
+        self.detector = detector
         if analyzer is not None:
             analyzer.detector = self.detector
         self.channel_names = dict(channel_names)
@@ -371,13 +352,12 @@ class HipPredictor:
         analysis = None
         if self.analyzer is not None:
             analysis = self.analyzer.analyze_array(array_wh, meta)
-            detection = self.detector.last
+            detection = analysis.detection
         else:
             import torch
 
             image = MetaTensor(torch.from_numpy(np.ascontiguousarray(array_wh[None])), affine=meta["affine"])
             detection = self.detector.predict_image(image)
-        assert detection is not None
         spacing = np.asarray(meta["spacing_xy_mm"], dtype=np.float64)
         px, mm = detection["landmarks_px"], detection["landmarks_mm"]
         confidence = np.asarray(detection["confidence"], dtype=np.float64)
