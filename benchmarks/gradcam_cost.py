@@ -1,4 +1,4 @@
-"""Cost of the Grad-CAM evaluation of a split against plain inference on it (issue #4: at most 3x).
+"""Cost of the Grad-CAM evaluation of a split against plain inference on it (acceptance bound: at most 3x).
 
 Loads the split once into memory (so data loading is excluded from both), then times, alternating the arms:
 

@@ -1,4 +1,4 @@
-"""Size and CPU speed of the KNEEL hourglass network (paper 004; SPEC 5.4).
+"""Size and CPU speed of the KNEEL hourglass network (Tiulpin et al. 2019).
 
 Prints the parameter count and the median forward latency (eval mode, no autograd) at each batch size for a
 square single-channel input, on a fixed number of torch threads. Defaults: the released code's configuration

@@ -1,4 +1,4 @@
-"""Full-pipeline speed and training throughput of the KNEEL bundle (paper 004; SPEC 5.4) on CPU.
+"""Full-pipeline speed and training throughput of the KNEEL bundle (Tiulpin et al. 2019) on CPU.
 
 1. Seconds per radiograph of the two-stage pipeline (:class:`hipmonai.inference.KneeLandmarkPipeline`: DICOM read,
    ROI stage on both half images, landmark stage on both knees, optional second pass), median over ``--images``

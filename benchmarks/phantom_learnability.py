@@ -2,8 +2,9 @@
 and report the per-target ROC AUC on held-out subjects.
 
 Crops are centred on the *true* femoral head (``truth.csv``), resampled to a fixed spacing, normalised by the 5th-95th
-percentiles and left hips flipped to the right-hip orientation (the preprocessing of SPEC §3, done here with the
-phantom's own ground truth so the benchmark does not depend on the preprocessing code). The split is by subject.
+percentiles and left hips flipped to the right-hip orientation (the steps of
+``hipmonai.transforms.hip_preprocessing``, done here with the phantom's own ground truth so the benchmark does
+not depend on the preprocessing code). The split is by subject.
 Next to the CNN's AUC the script prints what the joint space alone (a shortcut that reads severity, not the spur)
 scores, and the fraction of the held-out lesion pixels that lie inside the crops.
 

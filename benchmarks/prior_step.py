@@ -1,4 +1,4 @@
-"""Cost of one training step with the landmark CAM prior against a baseline step at the same batch (issue #4).
+"""Cost of one training step with the landmark CAM prior against a baseline step at the same batch.
 
 Both steps run through MONAI's ``SupervisedTrainer`` with :class:`hipmonai.engines.CAMPriorStep` (lambda = 2 and
 lambda = 0) on the same network shape and the same in-memory batch, so the ratio isolates the prior: CAMs from the

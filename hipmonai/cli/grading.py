@@ -1,9 +1,9 @@
-"""``hipmonai grading sweep|report``: experiments and evaluation of the ``hip_osteophyte_grading`` bundle (paper 002).
+"""``hipmonai grading sweep|report``: sweep and evaluation of the ``hip_osteophyte_grading`` bundle (Ye et al. 2026).
 
 - ``sweep``: train every supervision strategy over the weak-to-strong ratios and write the tables in the layout of
-  paper 002 Table 1 and Tables 2-4 (:func:`hipmonai.experiments.weak_strong_sweep.run_sweep`);
+  Ye et al. 2026 Table 1 and Tables 2-4 (:func:`hipmonai.experiments.weak_strong_sweep.run_sweep`);
 - ``report``: evaluate checkpoints on one split (kappa per quadrant, mean kappa, global accuracy, confusion matrices)
-  and draw Grad-CAM of every ordinal head for one hip (paper 002 Figures 2 and 3).
+  and draw Grad-CAM of every ordinal head for one hip (Ye et al. 2026 Figures 2 and 3).
 
 Every training goes through ``monai.bundle.ConfigWorkflow`` with the bundle's config files.
 """
@@ -21,7 +21,7 @@ from hipmonai.cli.bundle_options import add_bundle_options
 from hipmonai.errors import InputError
 
 DEFAULT_BUNDLE = "hip_osteophyte_grading"
-#: The models of paper 002 Figure 2: (label, strategy, rho) looked up in a sweep.
+#: The models of Ye et al. 2026 Figure 2: (label, strategy, rho) looked up in a sweep.
 FIGURE_MODELS = (("Strong-only", "strong_only", "0"), ("Oracle", "oracle", "all"), ("Masked (all)", "masked", "all"),
                  ("Dual-Head MIL (all)", "dual_mil", "all"), ("Pure MIL (all)", "pure_mil", "all"))
 
@@ -42,14 +42,14 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "grading",
-        help="weak/strong sweep and evaluation of the hip_osteophyte_grading bundle (paper 002)",
+        help="weak/strong sweep and evaluation of the hip_osteophyte_grading bundle (Ye et al. 2026)",
         description="Weak-to-strong sweep and checkpoint report for the hip osteophyte grading bundle.",
     )
     sub = parser.add_subparsers(dest="grading_command", metavar="ACTION", required=True)
 
     sweep = sub.add_parser(
         "sweep",
-        help="train strategies x weak-to-strong ratios, write paper 002 Tables 1-4",
+        help="train strategies x weak-to-strong ratios, write Ye et al. 2026 Tables 1-4",
         description="Train the bundle for every chosen strategy and rho (strong_only at rho 0, oracle at rho all; "
                     "masked/dual_mil at rho 0 reuse the strong-only run), evaluate the max-kappa and the min-loss "
                     "checkpoints on the test split, and write sweep_results.{md,csv,json} and "
@@ -81,7 +81,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="manifest split (default: test)")
     report.add_argument("--case", default=None,
                         help="scan key (subject/visit/side) for Grad-CAM (default: a hip with one osteophyte "
-                             "quadrant of the highest grade, as paper 002 Figure 2)")
+                             "quadrant of the highest grade, as Ye et al. 2026 Figure 2)")
     report.add_argument("--grade", default="true",
                         help="grade whose logit each head explains: 'true' (the hip's grade), 'predicted', or 0-3")
     report.set_defaults(func=run)
@@ -168,7 +168,7 @@ def _report(args: argparse.Namespace, overrides: dict[str, Any]) -> int:
         values = [m["global_accuracy"], *[m["kappa"][t] for t in targets], m["mean_kappa"]]
         lines.append("| " + " | ".join([label, *[f"{v:.4f}" if np.isfinite(v) else "n/a" for v in values]]) + " |")
     command = "hipmonai " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if "report" in sys.argv else ""
-    text = ["# Grading report (paper 002)", "", *(["```bash", command, "```", ""] if command else []),
+    text = ["# Grading report (Ye et al. 2026)", "", *(["```bash", command, "```", ""] if command else []),
             f"Split: {args.split}, {first.grades.shape[0]} hips. Quadratic weighted kappa with labels 0-3.", "",
             *lines, "", f"Grad-CAM (last convolutional stage) of every ordinal head for `{case_key}` "
             f"(true grades {grades}; explained grade: {args.grade}): `gradcam_heads.png`. "

@@ -1,4 +1,4 @@
-"""``hipmonai inspect FILE.dcm``: print one JSON object describing a radiograph's header (SPEC §8).
+"""``hipmonai inspect FILE.dcm``: print one JSON object describing a radiograph's header.
 
 Fields: rows, cols, spacing_mm ([x, y] in mm or null), spacing_source (the tag used, or "missing"),
 photometric, inverted, modality, transfer_syntax, laterality. Only the header is read (no pixel decoding),

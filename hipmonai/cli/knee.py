@@ -1,4 +1,4 @@
-"""``hipmonai knee prepare|evaluate|ablation``: data and experiments of the ``knee_landmark_kneel`` bundle (paper 004).
+"""``hipmonai knee prepare|evaluate|ablation``: data and experiments of the ``knee_landmark_kneel`` bundle (KNEEL).
 
 * ``prepare`` — read a knee cohort once and write the ROI and landmark caches with their subject-level manifests
   (:func:`hipmonai.data.knee.prepare_knee_data`);
@@ -31,7 +31,7 @@ def _bundle_options(parser: argparse.ArgumentParser, default_configs: list[str])
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "knee",
-        help="prepare data and evaluate the knee_landmark_kneel bundle (paper 004)",
+        help="prepare data and evaluate the knee_landmark_kneel bundle (Tiulpin et al. 2019)",
         description="Data preparation, two-stage evaluation and ablations for the KNEEL knee landmark bundle.",
     )
     commands = parser.add_subparsers(dest="knee_command", metavar="ACTION", required=True)

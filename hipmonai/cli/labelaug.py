@@ -1,5 +1,5 @@
 """``hipmonai labelaug prepare|evaluate|ablation``: data and experiments of the ``hip_landmark_labelaug`` bundle
-(paper 003).
+(Suh et al. 2023).
 
 * ``prepare`` — read AP pelvis DICOM files and their ``.pts`` once and write the bundle's cache and subject-level
   manifest (:func:`hipmonai.data.pelvis.prepare_pelvis_data`);
@@ -33,7 +33,7 @@ def _bundle_options(parser: argparse.ArgumentParser, default_configs: list[str])
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "labelaug",
-        help="prepare data, evaluate and ablate the hip_landmark_labelaug bundle (paper 003)",
+        help="prepare data, evaluate and ablate the hip_landmark_labelaug bundle (Suh et al. 2023)",
         description="Data preparation, evaluation and ablations for the label-augmentation hip landmark U-Net.",
     )
     commands = parser.add_subparsers(dest="labelaug_command", metavar="ACTION", required=True)

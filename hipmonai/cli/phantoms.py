@@ -1,4 +1,4 @@
-"""``hipmonai phantoms hip|knee``: write a synthetic phantom cohort (SPEC §4, §8)."""
+"""``hipmonai phantoms hip|knee``: write a synthetic phantom cohort."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``hipmonai preprocess``: DICOM folder + .pts folder + grades CSV -> HDF5 store and summary JSON (SPEC 3, 8)."""
+"""``hipmonai preprocess``: DICOM folder + .pts folder + grades CSV -> HDF5 store and summary JSON."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "prior",
-        help="evaluate and run experiments with the hip_osteophyte_prior bundle (paper 001)",
+        help="evaluate and run experiments with the hip_osteophyte_prior bundle (Chen et al.)",
         description="Report, grid search and repeated runs for the landmark CAM prior bundle.",
     )
     sub = parser.add_subparsers(dest="prior_command", metavar="ACTION", required=True)

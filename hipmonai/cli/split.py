@@ -1,4 +1,4 @@
-"""``hipmonai split``: a subject-level training / validation / test manifest of an HDF5 store (SPEC 2.4)."""
+"""``hipmonai split``: a subject-level training / validation / test manifest of an HDF5 store."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Preprocessed data: scan records, resumable part files, the HDF5 store (SPEC 2.3), its MONAI loaders and the
-subject-level manifests (SPEC 2.4).
+"""Preprocessed data: scan records, resumable part files, the HDF5 store, its MONAI loaders and the
+subject-level manifests.
 
 The MONAI loaders (:class:`LoadHipScan`, :class:`LoadHipScand`) are imported on first use, so the store, parts
 and manifests work without paying for MONAI's import (``hipmonai split``, preprocessing workers).

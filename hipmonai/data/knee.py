@@ -1,4 +1,4 @@
-"""Knee cohort preparation for the KNEEL bundle (paper 004; SPEC 5.4): per-stage HDF5 caches and split manifests.
+"""Knee cohort preparation for the KNEEL bundle (Tiulpin et al. 2019): per-stage HDF5 caches and split manifests.
 
 A knee cohort (``hipmonai phantoms knee`` writes one into ``dicom/``, ``landmarks/`` and ``grades.csv``; real data
 looks the same) has a folder of bilateral PA radiographs ``{subject}/{visit}/NAME.dcm``, a folder of BoneFinder
@@ -18,7 +18,8 @@ left knee 16-31, KNEEL numbering lateral to medial) and optionally a grades CSV 
   with paths relative to the manifest;
 * ``prepare.json`` — the settings and counts (no patient-identifying DICOM value anywhere).
 
-HDF5 layout (one group per knee, ``/knees/{subject}/{visit}/{side}``, like the hip store of SPEC 2.3): ``image``
+HDF5 layout (one group per knee, ``/knees/{subject}/{visit}/{side}``, like the hip store of
+:mod:`hipmonai.data.store`): ``image``
 float32 ``(H, W)`` (rows, columns), ``landmarks`` float32 ``(16, 2)`` ``(x, y)`` sample pixels, ``px_affine``
 float64 ``(3, 3)`` original → sample pixels; attributes ``pixel_spacing`` ``(x, y)`` mm, ``original_spacing``,
 ``flipped``, ``kl``, ``source_uid_hash``. :class:`LoadKneeSampled` loads one item back as ``(1, W, H)``.

@@ -3,7 +3,7 @@
 A cache is an HDF5 file with one group per sample under a root group (``knees/{subject}/{visit}/{side}`` for the
 knee stages, ``radiographs/{subject}/{visit}`` for whole pelvis radiographs), each holding
 
-* ``image`` float32 ``(H, W)`` (rows, columns, as the hip store of SPEC 2.3),
+* ``image`` float32 ``(H, W)`` (rows, columns, as the hip store of :mod:`hipmonai.data.store`),
 * ``landmarks`` float32 ``(L, 2)`` ``(x, y)`` sample pixels, ``NaN`` = missing,
 * ``px_affine`` float64 ``(3, 3)``: original-image pixels -> sample pixels (its inverse maps predictions back),
 

@@ -1,4 +1,4 @@
-"""Subject-level splits and MONAI datalists (SPEC 2.4).
+"""Subject-level splits and MONAI datalists.
 
 A manifest is a JSON file in MONAI datalist form::
 

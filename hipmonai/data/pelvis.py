@@ -1,4 +1,4 @@
-"""Pelvis cohort preparation for the label-augmentation landmark U-Net (paper 003; SPEC 5.3).
+"""Pelvis cohort preparation for the label-augmentation landmark U-Net (Suh et al. 2023).
 
 A hip cohort on disk (``hipmonai phantoms hip`` writes one; real data looks the same) has AP pelvis DICOM files
 and BoneFinder ``.pts`` files in mm with 160 points (right hip 0-79 on the image's left, left hip 80-159), laid out

@@ -1,4 +1,4 @@
-"""One preprocessed hip: the unit the HDF5 store (SPEC 2.3) and the resumable part files hold."""
+"""One preprocessed hip: the unit the HDF5 store and the resumable part files hold."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def to_attr_value(value: Any, name: str) -> Any:
 
 @dataclass
 class ScanRecord:
-    """One preprocessed hip, as stored under ``/scans/{subject_id}/{visit}/{side}`` (SPEC 2.3).
+    """One preprocessed hip, as stored under ``/scans/{subject_id}/{visit}/{side}``.
 
     Arrays are converted to the stored dtypes on construction.
 

@@ -1,4 +1,4 @@
-"""The preprocessed HDF5 store of SPEC 2.3: one file per cohort.
+"""The preprocessed HDF5 store: one file per cohort.
 
 Layout::
 

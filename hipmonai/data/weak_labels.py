@@ -1,4 +1,4 @@
-"""Weak (image-level) labels and the strong/weak subsets of paper 002 (section 3.3; SPEC 5.2).
+"""Weak (image-level) labels and the strong/weak subsets of Ye et al. 2026 (section 3.3).
 
 A weak label is ``1`` when any quadrant grade is ``> 0``. Paper 002 keeps a fixed strongly labelled subset and
 adds a weakly labelled pool of ``rho = |weak| / |strong|`` times its size, ``rho`` in {0, 0.5, 1, 2.5, 5, all}.
@@ -31,7 +31,7 @@ __all__ = [
     "weak_label_from_grades",
 ]
 
-#: The weak-to-strong ratios swept in paper 002 (``"all"`` = the whole remaining pool).
+#: The weak-to-strong ratios swept in Ye et al. 2026 (``"all"`` = the whole remaining pool).
 RHO_VALUES = (0, 0.5, 1, 2.5, 5, "all")
 #: Weak label of a hip whose known grades are all 0 while some grade is unknown (cannot tell).
 UNKNOWN_WEAK_LABEL = -1.0
@@ -113,7 +113,7 @@ def split_weak_strong(
     subject_key: str = "subject_id",
     grades_key: str = "grades",
 ) -> WeakStrongSplit:
-    """Draw the fixed strong subset and the weak subset for ``rho`` by subject (paper 002 section 3.3).
+    """Draw the fixed strong subset and the weak subset for ``rho`` by subject (Ye et al. 2026 section 3.3).
 
     Subjects are sorted and permuted with ``numpy.random.default_rng(seed)``. Strong subjects are taken from the
     front until they hold at least ``n_strong`` hips; weak subjects follow in the same order until they hold at
@@ -124,9 +124,9 @@ def split_weak_strong(
 
     Args:
         items: datalist entries with ``subject_key`` and ``grades_key`` (4 grades, -1 = unknown).
-        n_strong: hips in the strong subset (1000 in paper 002), 1..len(items).
+        n_strong: hips in the strong subset (1000 in Ye et al. 2026), 1..len(items).
         rho: weak-to-strong ratio (:data:`RHO_VALUES`, any number >= 0, or ``"all"``).
-        seed: permutation seed (paper 002: 123).
+        seed: permutation seed (Ye et al. 2026: 123).
 
     Returns:
         A :class:`WeakStrongSplit`; every item is a copy with ``is_weak`` (bool) and ``weak_label`` (float: 1, 0,

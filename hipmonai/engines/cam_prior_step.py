@@ -1,4 +1,4 @@
-"""Iteration function of the ``hip_osteophyte_prior`` bundle: ``L = L_BCE + lambda * L_prior`` (paper 001 eq. (8)).
+"""Iteration function of the ``hip_osteophyte_prior`` bundle: ``L = L_BCE + lambda * L_prior`` (Chen et al. eq. (8)).
 
 Batch keys (constructor options; defaults shown), as :class:`hipmonai.data.LoadHipScand` +
 :class:`hipmonai.transforms.target_landmarks.TargetLandmarksd` + collation give them:
@@ -39,13 +39,13 @@ class CAMPriorStep(EngineStep):
     With ``lambda_prior=0`` no CAM or prior is computed: the step is exactly the masked-BCE baseline and reports
     ``loss_prior = 0``.
 
-    In an evaluator the reported ``"loss"`` is ``L_BCE`` alone by default — paper 001 section 3.2 adds the prior
+    In an evaluator the reported ``"loss"`` is ``L_BCE`` alone by default — Chen et al. (section 3.2) add the prior
     "during the training phase only" and selects ``(lambda, r, sigma)`` by the lowest validation loss, which must
     therefore be comparable across ``lambda`` — while ``"loss_prior"`` is still computed and reported for monitoring;
     ``prior_in_eval_loss=True`` makes the evaluator's ``"loss"`` the full ``L_BCE + lambda * L_prior``.
 
     Args:
-        lambda_prior: weight ``lambda`` of the prior (paper 001 default 2; 0 = baseline), >= 0.
+        lambda_prior: weight ``lambda`` of the prior (Chen et al. default 2; 0 = baseline), >= 0.
         prior_loss: the prior (default ``LandmarkCAMPriorLoss()``: r = 20 px, sigma = 30 px); its ``input_size`` is
             replaced by each batch's image size.
         bce_loss: the classification loss (default: see above).

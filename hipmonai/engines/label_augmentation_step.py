@@ -1,4 +1,4 @@
-"""Iteration function of the ``hip_landmark_labelaug`` bundle: dilated landmark labels rendered per step (paper 003).
+"""Iteration function of the ``hip_landmark_labelaug`` bundle: dilated landmark labels per step (Suh et al. 2023).
 
 Batch keys (constructor options; defaults shown):
 

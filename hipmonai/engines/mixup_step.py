@@ -1,4 +1,4 @@
-"""Iteration function of the ``knee_landmark_kneel`` bundle: KNEEL's MixUp loss (paper 004 §3.3, Eq. 9).
+"""Iteration function of the ``knee_landmark_kneel`` bundle: KNEEL's MixUp loss (Tiulpin et al. 2019 §3.3, Eq. 9).
 
 The maths (Eqs. 5-9) lives in :class:`hipmonai.losses.mixup.KneelMixUp`; the engine mechanics (train mode,
 zero_grad, AMP, gradient accumulation, ``IterationEvents``, evaluator mode) in

@@ -5,7 +5,7 @@ A step is passed as ``iteration_update`` to :class:`monai.engines.SupervisedTrai
 network, computes the loss and its parts, and returns ``engine.state.output``. With a trainer it reproduces
 ``SupervisedTrainer._iteration`` (train mode, zero_grad, AMP through ``engine.scaler``, gradient accumulation,
 ``IterationEvents``); with an evaluator it runs under ``engine.mode`` (eval + no_grad) and still reports the loss,
-so validation-loss model selection (paper 001 section 3.2) needs no second forward pass.
+so validation-loss model selection (Chen et al. section 3.2) needs no second forward pass.
 
 Loss parts are 0-dim tensors in the output, so ``StatsHandler`` / ``TensorBoardStatsHandler`` can plot them with
 ``output_transform=hipmonai.engines.loss_terms_transform()`` (works on the decollated list as well).

@@ -1,4 +1,4 @@
-"""Iteration function of the ``hip_osteophyte_grading`` bundle (paper 002; SPEC 5.2).
+"""Iteration function of the ``hip_osteophyte_grading`` bundle (Ye et al. 2026).
 
 Batch keys (constructor options; defaults shown):
 

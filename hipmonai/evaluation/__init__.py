@@ -1,4 +1,4 @@
-"""Evaluation of the ``hip_osteophyte_prior`` bundle (paper 001, SPEC 5.1): masked per-target ROC AUC, the Grad-CAM
+"""Evaluation of the ``hip_osteophyte_prior`` bundle (Chen et al.): masked per-target ROC AUC, the Grad-CAM
 evaluation loop, paired Wilcoxon tables (Table 1, A1, A2), target co-occurrence (Table 2) and the markdown/PNG report.
 
 The report module (matplotlib) is imported on first use.

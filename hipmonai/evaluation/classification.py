@@ -1,9 +1,9 @@
-"""Per-target classification metrics with unknown labels excluded (paper 001 section 3.3, Figure 2; SPEC 5.1).
+"""Per-target classification metrics with unknown labels excluded (Chen et al. section 3.3, Figure 2).
 
 Scores and labels are ``(N, C)`` arrays: N hips, C targets in :data:`hipmonai.io.TARGETS` order. A label is
 *known* where it is ``>= 0`` and, when a mask is given, the mask is ``> 0`` (the ``label_mask`` of
 :class:`hipmonai.data.LoadHipScand`); unknown entries never enter a metric. Also the Ignite metrics the bundle
-uses for validation: the masked BCE validation loss (the model-selection criterion of paper 001 section 3.2)
+uses for validation: the masked BCE validation loss (the model-selection criterion of Chen et al. section 3.2)
 and the per-target / mean ROC AUC.
 """
 
@@ -125,7 +125,7 @@ def batch_columns(keys: Sequence[str]) -> Callable[[Any], tuple[torch.Tensor, ..
 
 
 class MaskedBCEMetric(Metric):
-    """Dataset-level masked binary cross-entropy of logits (paper 001 eq. (1) over a whole split).
+    """Dataset-level masked binary cross-entropy of logits (Chen et al. eq. (1) over a whole split).
 
     The sum of the BCE terms of every known label divided by their number, so the validation loss does not depend
     on the batch size or on how unknown labels fall into batches (``lower is better``; use

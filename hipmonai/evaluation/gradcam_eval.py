@@ -1,11 +1,11 @@
-"""Grad-CAM evaluation of a trained classifier over a split (paper 001 sections 3.3 and 4.2-4.5; SPEC 5.1).
+"""Grad-CAM evaluation of a trained classifier over a split (Chen et al. sections 3.3 and 4.2-4.5).
 
 For every batch the classifier's backbone runs *once*; :class:`monai.visualize.GradCAM` then explains every target
 on the output of the last convolutional stage (``layer4``) through :class:`LastConvGradCAMNetwork`, which makes that
 output a leaf of the graph so each target's backward pass stops at the last convolutional layer instead of running
 through the whole backbone. The maps are exactly Grad-CAM of ``layer4`` (the gradient of a class score with respect
 to ``layer4``'s output does not depend on what lies before it), upsampled bilinearly to the input size and normalised
-per map without inverting it (:class:`hipmonai.metrics.GradCAMExtractor`, SPEC 7).
+per map without inverting it (:class:`hipmonai.metrics.GradCAMExtractor`).
 
 Axes follow docs/conventions.md: images ``(B, 1, W, H)``, heatmaps ``(B, C, W, H)`` with x before y, landmarks
 ``(x, y)`` input pixels.
@@ -29,7 +29,7 @@ from hipmonai.metrics.cam_localisation import GradCAMExtractor, localisation_met
 
 __all__ = ["LESION_METRICS", "LOCALISATION_METRICS", "EvaluationResult", "GradCAMEvaluator", "LastConvGradCAMNetwork"]
 
-#: Localisation metrics of paper 001 Table 1, in its order (distances and spread in input pixels).
+#: Localisation metrics of Chen et al. Table 1, in its order (distances and spread in input pixels).
 LOCALISATION_METRICS = ("com_distance_px", "peak_distance_px", "spread_px")
 #: True-lesion metrics, phantoms only (lesion masks).
 LESION_METRICS = ("pointing_game", "energy_inside")

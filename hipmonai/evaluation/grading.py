@@ -1,4 +1,4 @@
-"""Evaluation of the ``hip_osteophyte_grading`` bundle (paper 002; SPEC 5.2).
+"""Evaluation of the ``hip_osteophyte_grading`` bundle (Ye et al. 2026).
 
 - Ignite metrics the bundle's evaluator logs next to its key metric (the mean quadratic weighted kappa,
   :class:`hipmonai.handlers.QuadraticWeightedKappa`): the validation loss :class:`MeanLossMetric` (the second
@@ -6,9 +6,9 @@
   :func:`quadrant_grades_transform` for one quadrant's kappa;
 - :func:`predict_grading` / :func:`grading_metrics`: test-split predictions of a checkpoint, kappa per quadrant
   (labels fixed to 0-3), mean kappa, global accuracy and the per-quadrant confusion matrices;
-- :func:`ordinal_head_gradcam` and :func:`plot_head_gradcam`: Grad-CAM of every ordinal head for one hip (paper 002
+- :func:`ordinal_head_gradcam` and :func:`plot_head_gradcam`: Grad-CAM of every ordinal head for one hip (Ye et al. 2026
   Figure 2), :func:`plot_confusion_matrices` (Figure 3);
-- :func:`sweep_tables`: the weak-to-strong sweep in the layout of paper 002 Table 1 and Tables 2-4.
+- :func:`sweep_tables`: the weak-to-strong sweep in the layout of Ye et al. 2026 Table 1 and Tables 2-4.
 
 Grades are ``(N, Q)`` integers in :data:`hipmonai.io.TARGETS` order, ``-1`` = unknown (never counted). Images are
 ``(B, 1, W, H)`` and heatmaps ``(Q, W, H)`` with x first (docs/conventions.md); figures draw them transposed.
@@ -55,7 +55,7 @@ __all__ = [
 
 #: How :func:`ordinal_head_gradcam` picks the grade whose logit each head explains (or an int 0..K-1).
 GRADE_CHOICES = ("true", "predicted")
-#: Short column titles of the quadrants, paper 002's order (femur sup/inf, acetabulum sup/inf).
+#: Short column titles of the quadrants, the order of Ye et al. 2026 (femur sup/inf, acetabulum sup/inf).
 QUADRANT_TITLES = {"osteo_fem_sup": "Femur Sup", "osteo_fem_inf": "Femur Inf", "osteo_acet_sup": "Acet. Sup",
                    "osteo_acet_inf": "Acet. Inf"}
 
@@ -328,7 +328,7 @@ def grading_metrics(result: GradingResult, num_grades: int = 4) -> dict[str, Any
 
 
 def select_gradcam_case(grades: Any) -> int:
-    """Row of ``grades`` ``(N, Q)`` for the per-head Grad-CAM figure, chosen as in paper 002 Figure 2.
+    """Row of ``grades`` ``(N, Q)`` for the per-head Grad-CAM figure, chosen as in Ye et al. 2026 Figure 2.
 
     Preference: one quadrant with an osteophyte and every other quadrant known and 0, highest grade first; then the
     hip with the highest single grade. Ties go to the first row. Raises ``ValueError`` when no hip has a grade > 0.
@@ -352,7 +352,7 @@ def ordinal_head_gradcam(
     target_layer: str = "layer4",
     num_grades: int = 4,
 ) -> tuple[np.ndarray, list[int]]:
-    """Grad-CAM of every ordinal head for one hip (paper 002 section 4.2: last convolutional stage of ResNet-18).
+    """Grad-CAM of every ordinal head for one hip (Ye et al. 2026 section 4.2: last convolutional stage of ResNet-18).
 
     Head ``q`` is explained at the logit of one grade (:func:`hipmonai.networks.ordinal_output_index`): the grade
     given per quadrant, or ``"predicted"`` (each head's argmax). Paper 002 Figure 2 explains the hip's true grade
@@ -409,7 +409,7 @@ def plot_head_gradcam(
     lesion_mask: Any | None = None,
     title: str = "",
 ) -> Path:
-    """Figure: one row per model, one column per ordinal head, Grad-CAM over the hip crop (paper 002 Figure 2).
+    """Figure: one row per model, one column per ordinal head, Grad-CAM over the hip crop (Ye et al. 2026 Figure 2).
 
     Args:
         image: ``(W, H)`` or ``(1, W, H)`` crop.
@@ -518,9 +518,9 @@ def plot_confusion_matrices(
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Sweep tables (paper 002 Table 1 and Tables 2-4)
+# Sweep tables (Ye et al. 2026 Table 1 and Tables 2-4)
 
-#: Row labels of the strategies, paper 002's wording.
+#: Row labels of the strategies, the wording of Ye et al. 2026.
 STRATEGY_TITLES = {"oracle": "Oracle", "strong_only": "Strong-only", "masked": "Masked Baseline",
                    "dual_mil": "Dual-Head MIL", "pure_mil": "Pure MIL (No Global)"}
 _ORDER = ("oracle", "strong_only", "masked", "dual_mil", "pure_mil")
@@ -546,7 +546,7 @@ def _md(header: Sequence[str], body: Sequence[Sequence[Any]]) -> str:
 
 
 def sweep_tables(rows: Sequence[Mapping[str, Any]], quadrant_names: Sequence[str] = TARGETS) -> dict[str, str]:
-    """Markdown tables of a weak-to-strong sweep in the layout of paper 002.
+    """Markdown tables of a weak-to-strong sweep in the layout of Ye et al. 2026.
 
     Args:
         rows: one per (strategy, rho), as :func:`hipmonai.experiments.run_sweep` returns them: ``strategy``,

@@ -1,4 +1,4 @@
-"""Evaluation of the pelvis landmark detector (paper 003; SPEC 5.3; issue #6 items 3-4).
+"""Evaluation of the pelvis landmark detector (Suh et al. 2023).
 
 :func:`evaluate_detector` runs a :class:`hipmonai.inference.PelvisLandmarkDetector` on whole radiographs of a pelvis
 manifest split and compares with their BoneFinder-format ``.pts``:

@@ -105,7 +105,7 @@ def _prior_section(out: Path, steps: Sequence[Any]) -> ReportSection:
         [[r["metric"].replace("_px", " (px)").replace("_", " "), r["target"], str(r["n"]), _num(r["baseline_mean"], 1),
           _num(r["prior_mean"], 1), _num(r["mean_diff"], 1), _p(r["p_value"])]
          for r in results.get("table1", []) if r["metric"] in ("com_distance_px", "peak_distance_px")],
-        "Grad-CAM distance to the target's nearest landmark on positive test hips (paper 001 Table 1 layout)."))
+        "Grad-CAM distance to the target's nearest landmark on positive test hips (Chen et al. Table 1 layout)."))
     com = {r["target"]: r for r in results.get("table1", []) if r["metric"] == "com_distance_px"}
     deltas = [None if b is None or p is None else p - b for b, p in zip(auc.get("baseline", []), auc.get("prior", []),
                                                                      strict=False)]
@@ -130,9 +130,9 @@ def _prior_section(out: Path, steps: Sequence[Any]) -> ReportSection:
         "roc_curves.png": "ROC curve of each target on the test split, baseline and prior; the AUC is in the legend.",
         "localisation.png": "Grad-CAM centre-of-mass and peak distances to the landmarks per positive test hip, "
                             "baseline vs prior: lower is closer to the anatomy the label is about.",
-        "mean_gradcam.png": "Mean Grad-CAM over the positive test hips per target with the mean landmarks (paper 001 "
+        "mean_gradcam.png": "Mean Grad-CAM over the positive test hips per target with the mean landmarks (Chen et al. "
                             "Figure 4): where each model looks on average.",
-        "cooccurrence.png": "How often the four osteophyte labels occur together in the cohort (paper 001 Table 2): "
+        "cooccurrence.png": "How often the four osteophyte labels occur together in the cohort (Chen et al. Table 2): "
                             "why a model can predict one target by looking at another.",
         "gallery.png": "Cases where the two models differ most: the radiograph crop with the target's landmarks, "
                        "the lesion outline and both Grad-CAMs.",
@@ -250,7 +250,7 @@ def _knee_section(out: Path, steps: Sequence[Any]) -> ReportSection:
           _num((results.get("roi_error_mm") or {}).get("median"), 2),
           _num(results.get("seconds_per_radiograph"), 2)]],
         "Two-stage pipeline on the test radiographs; PCK on landmarks "
-        f"{', '.join(str(i) for i in results.get('pck_landmarks', []))} (paper 004); an outlier knee has a "
+        f"{', '.join(str(i) for i in results.get('pck_landmarks', []))} (Tiulpin et al. 2019); an outlier knee has a "
         "landmark 10 mm or more off."))
     section.figures.append(ReportFigure(
         evaluation / "cumulative_errors.png",

@@ -1,10 +1,10 @@
-"""The baseline-vs-prior report of paper 001: markdown tables plus PNG figures (matplotlib, Agg backend).
+"""The baseline-vs-prior report of Chen et al.: markdown tables plus PNG figures (matplotlib, Agg backend).
 
 Written by :func:`write_prior_report` from two :class:`~hipmonai.evaluation.EvaluationResult` s of the same hips:
 
 - ``report.md``: per-target ROC AUC (Figure 2 numbers), Table 1 (paired Wilcoxon on positives: n, mean +- sd,
   mean difference prior - baseline, W, p), true-lesion localisation (pointing game, energy inside the lesion mask;
-  phantoms only), Table 2 (target co-occurrence), the acceptance checks of issue #4 and the figure list;
+  phantoms only), Table 2 (target co-occurrence), the acceptance checks and the figure list;
 - ``roc_curves.png`` (Figure 2), ``localisation.png`` (Figure 3 and A2: distance and spread distributions),
   ``mean_gradcam.png`` (Figure 4: mean Grad-CAM over positives with mean target landmarks), ``cooccurrence.png``
   (Table 2) and ``gallery.png`` (Figure 6 analogue);
@@ -33,7 +33,8 @@ from hipmonai.evaluation.statistics import co_occurrence_matrix, paired_wilcoxon
 
 __all__ = ["ACCEPTANCE", "acceptance_checks", "select_gallery_cases", "write_prior_report"]
 
-#: Acceptance thresholds of issue #4 (measured, never tuned): Wilcoxon p for CoM and peak distance, |delta AUC|.
+#: Acceptance thresholds of the prior-vs-baseline comparison (measured, never tuned): Wilcoxon p for CoM and peak
+#: distance, |delta AUC|.
 ACCEPTANCE = {"p_value": 0.001, "max_abs_auc_change": 0.03}
 METRIC_TITLES = {
     "com_distance_px": "Centre-of-mass distance (px)",
@@ -100,7 +101,7 @@ def acceptance_checks(
     lesions: Sequence[Mapping[str, Any]],
     target_names: Sequence[str],
 ) -> list[dict[str, Any]]:
-    """The acceptance criteria of issue #4, each with its measured value and whether it holds.
+    """The acceptance criteria of the prior-vs-baseline comparison, each with its measured value and whether it holds.
 
     - per target: CoM and peak distance reduced (mean diff < 0) with Wilcoxon p < 0.001;
     - per target: |AUC(prior) - AUC(baseline)| <= 0.03;
@@ -131,7 +132,7 @@ def acceptance_checks(
 def select_gallery_cases(
     baseline: EvaluationResult, prior: EvaluationResult, metric: str = "com_distance_px"
 ) -> list[dict[str, Any]]:
-    """Cases for the gallery (paper 001 Figure 6 analogue), per target: the known-positive hip whose ``metric``
+    """Cases for the gallery (Chen et al. Figure 6 analogue), per target: the known-positive hip whose ``metric``
     improved most, the one that improved least (or got worse), and the known-negative hip with the highest baseline
     score (a possible false positive).
 
@@ -351,7 +352,7 @@ def write_prior_report(
 
     known = baseline.label_mask > 0
     n_hips = len(baseline.keys)
-    lines = ["# Landmark CAM prior vs baseline (paper 001 evaluation)", ""]
+    lines = ["# Landmark CAM prior vs baseline (evaluation of Chen et al.)", ""]
     lines.append(f"{n_hips} hips; Grad-CAM of the last convolutional stage (monai.visualize.GradCAM), upsampled to "
                  f"{baseline.image_size[0]} x {baseline.image_size[1]} px, min-max normalised per map. Localisation "
                  "metrics on known-positive labels only; differences are prior minus baseline (negative = closer / "
@@ -384,7 +385,7 @@ def write_prior_report(
     short = [n.replace("osteo_", "") for n in names]
     lines.append(_markdown_table(["", *short], [[short[i], *[_fmt(v, 3) for v in cooccurrence[i]]]
                                                 for i in range(len(names))]))
-    lines += ["", "## Acceptance checks (issue #4)", ""]
+    lines += ["", "## Acceptance checks", ""]
     lines.append(_markdown_table(["Check", "Target", "Measured", "Passed"],
                                  [[c["check"], c["target"], c["value"], "yes" if c["passed"] else "**no**"]
                                   for c in checks]))

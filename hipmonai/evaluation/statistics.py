@@ -1,4 +1,4 @@
-"""Paired statistics of paper 001: Table 1 (per-image Wilcoxon, baseline vs prior), Table 2 (target co-occurrence)
+"""Paired statistics of Chen et al.: Table 1 (per-image Wilcoxon, baseline vs prior), Table 2 (target co-occurrence)
 and Tables A1/A2 (repeated runs).
 
 Metric arrays are ``(N, C)``: N test hips, C targets; ``NaN`` = undefined (e.g. an all-zero heatmap). Differences

@@ -1,6 +1,6 @@
-"""Experiments that drive the bundles through ``monai.bundle.ConfigWorkflow``: the prior's grid search (paper 001
-section 3.2) and repeated runs (its Tables A1/A2), the weak-to-strong sweep (paper 002), the label augmentation
-ablation (paper 003) and the KNEEL ablation (paper 004)."""
+"""Experiments that drive the bundles through ``monai.bundle.ConfigWorkflow``: the prior's grid search (Chen et al.
+section 3.2) and repeated runs (its Tables A1/A2), the weak-to-strong sweep (Ye et al. 2026), the label augmentation
+ablation (Suh et al. 2023) and the KNEEL ablation (Tiulpin et al. 2019)."""
 
 from __future__ import annotations
 

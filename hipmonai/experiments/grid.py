@@ -1,4 +1,4 @@
-"""Grid search over the prior's (lambda, r, sigma), selected by the lowest validation loss (paper 001 section 3.2).
+"""Grid search over the prior's (lambda, r, sigma), selected by the lowest validation loss (Chen et al. section 3.2).
 
 The paper's grid is lambda in {0.5, 1, 2}, r in {5, 10, 20} px, sigma in {10, 20, 30} px at a 224 px crop, plus the
 boundary extension it ran because the best point lay on the grid's upper edge: (3, 20, 30), (2, 30, 30),

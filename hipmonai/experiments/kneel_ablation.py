@@ -1,6 +1,7 @@
-"""Ablations of paper 004 Table 1 through the ``knee_landmark_kneel`` bundle: loss (L2, L1, wing), MixUp on/off,
-cutout on/off, and initialisation from the ROI model versus training from scratch; plus, beyond Table 1, MixUp as the
-authors' released code computes it (``mixup_weight_by="released_code"``, :mod:`hipmonai.losses.mixup`).
+"""Ablations of KNEEL (Tiulpin et al. 2019) Table 1 via the ``knee_landmark_kneel`` bundle: loss (L2, L1, wing),
+MixUp on/off, cutout on/off, and initialisation from the ROI model versus training from scratch; plus, beyond
+Table 1, MixUp as the authors' released code computes it (``mixup_weight_by="released_code"``,
+:mod:`hipmonai.losses.mixup`).
 
 Every arm is one landmark-stage training of the bundle (:func:`hipmonai.experiments.bundle.train_or_resume`, i.e.
 ``ConfigWorkflow`` with the bundle's own config files plus the arm's id overrides), its checkpoint selected on the
@@ -141,7 +142,7 @@ def run_kneel_ablation(
     resume: bool = True,
 ) -> list[dict[str, Any]]:
     """Train and evaluate the chosen arms; write ``ablation.json``, ``ablation.md`` and ``cumulative_errors.png`` (one
-    curve per arm over ``TABLE1_LANDMARKS``, paper 004 Fig. 5 style) to ``out_dir``.
+    curve per arm over ``TABLE1_LANDMARKS``, Tiulpin et al. 2019 Fig. 5 style) to ``out_dir``.
 
     Args:
         bundle_dir: the ``knee_landmark_kneel`` bundle folder.

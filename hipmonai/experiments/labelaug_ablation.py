@@ -1,4 +1,4 @@
-"""Ablations of paper 003 Table 1 through the ``hip_landmark_labelaug`` bundle: plain U-Net, with training-set
+"""Ablations of Suh et al. 2023 Table 1 through the ``hip_landmark_labelaug`` bundle: plain U-Net, with training-set
 rotation augmentation (TA, ≤ 20°), with label augmentation (LA), and with both.
 
 Every arm is one training of the bundle (:func:`hipmonai.experiments.bundle.train_bundle`: ``ConfigWorkflow`` with
@@ -106,7 +106,7 @@ def run_labelaug_ablation(
         results = evaluate_detector(detector, items, run_dir / "eval", truth_csv=truth_csv)
         rows.append({"arm": arm, "label": LABELS[arm], "settings": settings, "checkpoint": str(checkpoint),
                      "seconds": seconds, "results": results})
-    parts = ["# Label augmentation ablation (paper 003 Table 1 layout)", ""]
+    parts = ["# Label augmentation ablation (Suh et al. 2023 Table 1 layout)", ""]
     if commands:
         parts += ["```bash", *commands, "```", ""]
     parts += [f"Split: {split}; errors of the argmax in model-input pixels (px) and in mm.", "", format_table(rows), ""]

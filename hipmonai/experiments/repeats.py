@@ -1,4 +1,4 @@
-"""Repeated runs of baseline and prior over seeds, with paper 001's Table A1/A2 analysis.
+"""Repeated runs of baseline and prior over seeds, with the Table A1/A2 analysis of Chen et al.
 
 For each seed the store is split anew by subject (:func:`hipmonai.data.make_datalist` with that seed) and both
 models are trained with that seed (``seed`` id of the bundle), so a run varies the split *and* the initialisation,
@@ -50,7 +50,7 @@ def run_repeats(
     Args:
         bundle_dir, config_files: the bundle and its configs (e.g. ``train.json`` + ``demo.json``).
         store: the preprocessed HDF5 store to split.
-        seeds: split and training seeds (paper 001: 0-11 and 123).
+        seeds: split and training seeds (Chen et al.: 0-11 and 123).
         out_dir: ``seed{S}/manifest.json``, ``seed{S}/{baseline,prior}/`` runs, and ``repeats.{md,json}``,
             ``table_a1.csv``, ``table_a2.csv``.
         overrides: further id overrides for every run (e.g. ``{"max_epochs": 5}``).

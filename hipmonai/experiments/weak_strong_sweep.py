@@ -1,4 +1,4 @@
-"""The weak-to-strong sweep of paper 002 (section 3.3, Table 1 and Tables 2-4) on the ``hip_osteophyte_grading`` bundle.
+"""The weak-to-strong sweep of Ye et al. 2026 (section 3.3, Tables 1-4) on the ``hip_osteophyte_grading`` bundle.
 
 For every supervision strategy and weak-to-strong ratio ``rho`` the bundle is trained through
 :func:`hipmonai.experiments.train_bundle` (``ConfigWorkflow``, the bundle's own configs plus the ids ``strategy`` and
@@ -10,12 +10,12 @@ Points that are the same training are trained once:
 
 - ``strong_only`` is defined at ``rho = 0`` only (the bundle forces its training ``rho`` to 0);
 - ``masked`` and ``dual_mil`` at ``rho = 0`` have no weak sample, so their loss equals ``strong_only``'s term for
-  term (paper 002 Tables 2-4 report the identical ``bounds_1000_0`` row for both): they reuse that run;
+  term (Ye et al. 2026 Tables 2-4 report the identical ``bounds_1000_0`` row for both): they reuse that run;
 - ``oracle`` treats the whole training pool as strong ("100% strong"), i.e. ``rho = "all"``.
 
 Each run records, per epoch, the validation metrics of the bundle's evaluator; two checkpoints are kept by the
 bundle itself, ``model.pt`` (maximum validation mean kappa, the paper's selection) and ``model_min_loss.pt``
-(minimum validation loss), and both are evaluated on the test split, so the model-selection finding of paper 002
+(minimum validation loss), and both are evaluated on the test split, so the model-selection finding of Ye et al. 2026
 section 4.3 can be checked. The best *step* is the epoch times the iterations per epoch (``drop_last``).
 """
 
@@ -309,7 +309,7 @@ def run_sweep(
                      "rho": point.rho, "run": point.name, "alias_of": point.alias_of})
     tables = sweep_tables(rows, targets)
     findings = _findings(rows)
-    parts = ["# Weak-to-strong sweep (paper 002)", ""]
+    parts = ["# Weak-to-strong sweep (Ye et al. 2026)", ""]
     if commands:
         parts += ["```bash", *commands, "```", ""]
     first = records[points[0].trained_as]

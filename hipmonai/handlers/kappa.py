@@ -1,4 +1,4 @@
-"""Ignite handler of the quadratic weighted kappa (paper 002; SPEC 5.2), the grading bundle's key metric."""
+"""Ignite handler of the quadratic weighted kappa (Ye et al. 2026), the grading bundle's key metric."""
 
 from __future__ import annotations
 

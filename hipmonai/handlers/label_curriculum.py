@@ -1,4 +1,4 @@
-"""The dilation curriculum of paper 003 (SPEC 5.3) as an Ignite handler: ``k`` lowered at epoch boundaries.
+"""The dilation curriculum of Suh et al. 2023 as an Ignite handler: ``k`` lowered at epoch boundaries.
 
 :class:`DilationSchedule` gives ``k(epoch) = max(final, initial − step · ⌊epoch / every_epochs⌋)`` for the 0-based
 epoch (paper: 65 at 512 px, minus 10 every 50 epochs, down to the single pixel). :class:`LabelCurriculum` sets it

@@ -1,5 +1,5 @@
-"""Inference pipelines that chain bundle models: two-stage KNEEL knee landmarks (paper 004), pelvis
-landmarks from the label-augmentation U-Net (paper 003)."""
+"""Inference pipelines that chain bundle models: two-stage KNEEL knee landmarks (Tiulpin et al. 2019), pelvis
+landmarks from the label-augmentation U-Net (Suh et al. 2023)."""
 
 from __future__ import annotations
 

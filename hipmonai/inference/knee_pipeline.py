@@ -1,4 +1,4 @@
-"""Two-stage KNEEL inference on a bilateral PA knee radiograph (paper 004 §3.3, §4.5; SPEC 5.4).
+"""Two-stage KNEEL inference on a bilateral PA knee radiograph (Tiulpin et al. 2019 §3.3, §4.5).
 
 Per knee (right knee on the image's left half, docs/phantoms.md):
 
@@ -13,8 +13,8 @@ Every prediction goes back to the original image through the inverse of the chai
 crop, flip), so the pipeline returns landmarks in original pixels and, through the DICOM spacing, in mm — the units
 of the BoneFinder ``.pts`` files: ``(32, 2)`` ``(x, y)``, right knee 0-15, left knee 16-31.
 
-:func:`evaluate_pipeline` runs it over a knee manifest split and reports PCK (paper 004 §4.3), outliers, the mean
-radial error and cumulative error curves (PNG).
+:func:`evaluate_pipeline` runs it over a knee manifest split and reports PCK (Tiulpin et al. 2019 §4.3), outliers,
+the mean radial error and cumulative error curves (PNG).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ ROI_ONLY_PREFIXES = ("out_block.",)  # the only weights whose shape depends on t
 
 
 def init_from_roi(network: torch.nn.Module, roi_checkpoint: str | os.PathLike) -> torch.nn.Module:
-    """Initialise a landmark network from the ROI model (paper 004 §4.3): every layer but the last 1x1 conv."""
+    """Initialise a landmark network from the ROI model (KNEEL §4.3): every layer but the last 1x1 conv."""
     return load_checkpoint(network, roi_checkpoint, exclude_prefixes=ROI_ONLY_PREFIXES)
 
 
@@ -203,7 +203,7 @@ class KneePipelineInferer(Inferer):
 
 
 def plot_cumulative_errors(curves: Mapping[str, np.ndarray], path: str | os.PathLike, max_mm: float = 10.0) -> Path:
-    """Cumulative error distribution plot (paper 004 Figs. 5-6): one step curve per name of ``(N,)`` errors in mm."""
+    """Cumulative error distribution plot (KNEEL Figs. 5-6): one step curve per name of ``(N,)`` errors in mm."""
     import matplotlib
 
     matplotlib.use("Agg")

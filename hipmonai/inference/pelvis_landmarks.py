@@ -1,4 +1,4 @@
-"""Pelvis landmarks from the label-augmentation U-Net (paper 003; SPEC 5.3): the stand-in for BoneFinder.
+"""Pelvis landmarks from the label-augmentation U-Net (Suh et al. 2023): the stand-in for BoneFinder.
 
 :class:`PelvisLandmarkDetector` runs the bundle's U-Net on whole AP pelvis radiographs prepared exactly as in
 training (:func:`hipmonai.transforms.pelvis_landmark_transforms`), takes the argmax of each landmark channel

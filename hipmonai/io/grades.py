@@ -1,4 +1,4 @@
-"""Osteophyte grades CSV (SPEC 2.1): ``subject_id, visit, side, osteo_fem_sup, osteo_fem_inf, osteo_acet_sup,
+"""Osteophyte grades CSV: ``subject_id, visit, side, osteo_fem_sup, osteo_fem_inf, osteo_acet_sup,
 osteo_acet_inf`` with OARSI grades 0-3 and empty = unknown."""
 
 from __future__ import annotations

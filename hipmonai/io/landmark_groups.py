@@ -1,4 +1,4 @@
-"""``configs/landmark_groups.json``: named landmark index groups of the hip and knee models (SPEC 2.2)."""
+"""``configs/landmark_groups.json``: named landmark index groups of the hip and knee models."""
 
 from __future__ import annotations
 

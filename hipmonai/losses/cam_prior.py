@@ -1,4 +1,4 @@
-"""Landmark-based anatomical prior on class activation maps (paper 001 section 2.2, eqs. (3)-(7); SPEC 5.1).
+"""Landmark-based anatomical prior on class activation maps (Chen et al. section 2.2, eqs. (3)-(7)).
 
 Axes follow docs/conventions.md: CAMs are ``(B, C, w, h)`` (x before y) and landmarks ``(..., P, 2)`` are ``(x, y)``
 pixel coordinates of the *input image* ``(W, H)``; ``NaN`` marks a missing point or padding.
@@ -44,7 +44,7 @@ def valid_landmark_groups(landmarks: torch.Tensor) -> torch.Tensor:
 
 
 def nearest_landmark_distance(points: torch.Tensor, landmarks: torch.Tensor) -> torch.Tensor:
-    """Euclidean distance from each point to the nearest valid landmark (paper 001 eq. (3)).
+    """Euclidean distance from each point to the nearest valid landmark (Chen et al. eq. (3)).
 
     Args:
         points: ``(..., N, 2)`` ``(x, y)`` coordinates, broadcastable against ``landmarks``' leading dims.
@@ -77,7 +77,7 @@ def feature_grid_points_px(
     Args:
         grid_size: feature map ``(w, h)``.
         input_size: input image ``(W, H)`` in pixels.
-        cell_centres: ``False`` (paper 001): cell ``i`` at ``i / s`` with ``s = w / W``; ``True``: at the centre of
+        cell_centres: ``False`` (Chen et al.): cell ``i`` at ``i / s`` with ``s = w / W``; ``True``: at the centre of
             the input pixels it covers, ``(i + 0.5) / s - 0.5``.
     """
     if len(grid_size) != 2 or min(int(v) for v in grid_size) < 1:
@@ -99,7 +99,7 @@ def plateau_gaussian_penalty(
     input_size: Sequence[float] = (224, 224),
     cell_centres: bool = False,
 ) -> torch.Tensor:
-    """Plateau Gaussian penalty map ``Q_c = 1 - exp(-max(0, d - r)^2 / (2 sigma^2))`` (paper 001 eqs. (3)-(5)).
+    """Plateau Gaussian penalty map ``Q_c = 1 - exp(-max(0, d - r)^2 / (2 sigma^2))`` (Chen et al. eqs. (3)-(5)).
 
     ``d`` is the distance from a feature cell to the nearest valid landmark of the group (module docstring for
     the geometry). ``Q`` is 0 within ``r`` of a landmark and tends to 1 far away.
@@ -132,7 +132,7 @@ def plateau_gaussian_penalty(
 
 
 class LandmarkCAMPriorLoss(_Loss):
-    """Expected plateau-Gaussian penalty under the normalised class activation maps (paper 001 eqs. (6)-(7)).
+    """Expected plateau-Gaussian penalty under the normalised class activation maps (Chen et al. eqs. (6)-(7)).
 
     For each (sample, target) pair with at least one valid landmark::
 
@@ -140,7 +140,7 @@ class LandmarkCAMPriorLoss(_Loss):
         term_c  = sum_xy M_hat_c(x, y) Q_c(x, y)                (eq. 7, inner sum)
 
     and ``L_prior = (1 / |C'|) sum_{c in C'} term_c`` (eq. 7) with ``C'`` the set of *(sample, target) pairs of the
-    batch* whose target has a valid landmark — the batch-level mean over valid entries, as paper 001 eq. (1) does
+    batch* whose target has a valid landmark — the batch-level mean over valid entries, as Chen et al. eq. (1) does
     for the masked BCE ("N is the number of valid labels in the batch"); a sample with four valid targets weighs
     four times one with a single valid target. Pairs without a valid landmark are excluded; with none at all the
     loss is 0 and still carries a (zero) gradient. All-zero CAMs give ``M_hat = 0`` and no NaN.
@@ -150,7 +150,7 @@ class LandmarkCAMPriorLoss(_Loss):
         sigma_px: Gaussian width ``sigma`` in input pixels (paper default 30 at 224 px).
         input_size: input image ``(W, H)`` in pixels, used when :meth:`forward` gets none.
         eps: ``epsilon`` of eq. (6), > 0.
-        cell_centres: feature-cell placement, see the module docstring (``False`` = paper 001).
+        cell_centres: feature-cell placement, see the module docstring (``False`` = Chen et al.).
         reduction: ``"mean"`` (eq. 7 over valid pairs), ``"sum"`` (sum of the valid terms) or ``"none"``
             (``(B, C)`` terms, 0 for pairs without a valid landmark).
 

@@ -1,4 +1,4 @@
-"""Ordinal Cramér loss between predicted and true grade CDFs (paper 002 eqs. (4)-(5); SPEC 5.2)."""
+"""Ordinal Cramér loss between predicted and true grade CDFs (Ye et al. 2026 eqs. (4)-(5))."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Binary cross-entropy over known labels only (paper 001 eq. (1); paper 002 eq. (3); SPEC 5.1, 5.2)."""
+"""Binary cross-entropy over known labels only (Chen et al. eq. (1); Ye et al. 2026 eq. (3))."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ class MaskedBCEWithLogitsLoss(_Loss):
     """Sigmoid binary cross-entropy averaged over the known labels of a batch.
 
     ``L_BCE = -(1/N) sum_i [y_i log s(z_i) + (1 - y_i) log(1 - s(z_i))]`` with ``N`` the number of known labels in
-    the batch (paper 001 eq. (1): "unknown labels are excluded from the loss by masking out their corresponding
-    loss terms"; the global head of paper 002 eq. (3) uses the same loss). An entry is known when its target is
+    the batch (Chen et al. eq. (1): "unknown labels are excluded from the loss by masking out their corresponding
+    loss terms"; the global head of Ye et al. 2026 eq. (3) uses the same loss). An entry is known when its target is
     ``>= 0`` and, if a mask is passed, its mask is ``> 0``; unknown entries may hold any target value.
 
     Args:

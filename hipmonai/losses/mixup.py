@@ -1,4 +1,4 @@
-"""MixUp for landmark regression as KNEEL defines it (paper 004 §3.3, Eqs. 5-9; SPEC 5.4).
+"""MixUp for landmark regression as KNEEL defines it (Tiulpin et al. 2019 §3.3, Eqs. 5-9).
 
 Per mini-batch (one draw per batch, as in the reference mixup-cifar10 code the paper follows):
 

@@ -1,4 +1,4 @@
-"""Noisy-OR multiple-instance loss over the quadrant heads (paper 002 eqs. (6)-(7); SPEC 5.2)."""
+"""Noisy-OR multiple-instance loss over the quadrant heads (Ye et al. 2026 eqs. (6)-(7))."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class NoisyORMILLoss(_Loss):
 
     ``P(diseased) = 1 - prod_q p0^(q)`` (eq. 6) with ``p0^(q)`` the grade-0 probability of quadrant ``q``. For a
     weak positive (label 1) the loss is eq. (7), ``-log(1 - prod_q p0^(q) + eps)``; for a weak negative (label 0)
-    it is the matching ``-log(prod_q p0^(q) + eps)`` (SPEC 5.2's pure-MIL strategy routes *all* weak labels
+    it is the matching ``-log(prod_q p0^(q) + eps)`` (the pure-MIL strategy routes *all* weak labels
     through the Noisy-OR; the paper writes only the positive case). Label ``-1`` = not supervised here.
 
     Computed in log space: ``S = sum_q log_softmax(z^(q))_0`` and ``1 - prod p0 = -expm1(S)``, so no probability

@@ -1,4 +1,4 @@
-"""Binary cross-entropy with the dynamic label re-weighting of paper 003 (Eq. 1; SPEC 5.3).
+"""Binary cross-entropy with the dynamic label re-weighting of Suh et al. 2023 (Eq. 1).
 
 For landmark channel ``l`` of sample ``b`` with ``S = W·H`` pixels of which ``N`` are label pixels (the landmark
 and its dilation), the label pixels are weighted by ``w̃ = w · (S − N) / N`` and the background pixels by 1::

@@ -1,4 +1,4 @@
-"""Joint weak/strong multitask loss of paper 002 (eq. (2) and section 2.2.3; SPEC 5.2).
+"""Joint weak/strong multitask loss of Ye et al. 2026 (eq. (2) and section 2.2.3).
 
 ``L = L_global + sum_q L_ordinal^(q) + L_MIL`` on the packed output of
 :class:`hipmonai.networks.multitask_resnet.MultitaskResNet18` ``(B, 1 + Q * K)``, with each sample routed by
@@ -35,7 +35,7 @@ from hipmonai.networks.multitask_resnet import split_multitask_logits
 
 __all__ = ["STRATEGIES", "WeakStrongLoss"]
 
-#: Supervision strategies of paper 002 section 2.2.3.
+#: Supervision strategies of Ye et al. 2026 section 2.2.3.
 STRATEGIES = ("strong_only", "masked", "dual_mil", "pure_mil", "oracle")
 
 

@@ -1,4 +1,4 @@
-"""Wing loss for landmark coordinates (Feng et al. 2018; KNEEL paper 004 §3.2, Eq. 4; SPEC 5.4).
+"""Wing loss for landmark coordinates (Feng et al. 2018; KNEEL, Tiulpin et al. 2019, §3.2, Eq. 4).
 
 Units. Eq. 4 is applied to coordinate differences ``x = y - y_hat``; the paper does not state their unit. The
 authors' released code (MIPT-Oulu/KNEEL) feeds the soft-argmax output and targets divided by the image size, i.e.
@@ -40,7 +40,7 @@ def wing(abs_error: torch.Tensor, w: float, epsilon: float) -> torch.Tensor:
 
 
 class WingLoss(_Loss):
-    """Wing loss between predicted and target landmark coordinates (paper 004 Eq. 4).
+    """Wing loss between predicted and target landmark coordinates (Tiulpin et al. 2019 Eq. 4).
 
     Args:
         w: width ``w`` of the logarithmic part (paper: 15), in the unit of the scaled differences.

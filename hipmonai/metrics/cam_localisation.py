@@ -1,13 +1,13 @@
-"""Grad-CAM heatmaps and their localisation metrics (paper 001 section 3.3; SPEC 5.1).
+"""Grad-CAM heatmaps and their localisation metrics (Chen et al. section 3.3).
 
 Axes follow docs/conventions.md: heatmaps are ``(..., W, H)`` with dim -2 = x (columns) and dim -1 = y (rows), so
 the heatmap value at landmark ``(x, y)`` is ``heatmap[..., x, y]``; coordinates and distances are input pixels.
 Every metric returns ``NaN`` where it is undefined (an all-zero heatmap, a target without a valid landmark, an
-empty lesion mask), so paired statistics can drop those cases as paper 001 does ("images with undefined metric
+empty lesion mask), so paired statistics can drop those cases as Chen et al. do ("images with undefined metric
 values are excluded").
 
 Grad-CAM comes from :class:`monai.visualize.GradCAM` on the last convolutional stage with MONAI's (inverting)
-default normaliser replaced (SPEC 7): maps are upsampled bilinearly to the input size, then scaled per map with a
+default normaliser replaced: maps are upsampled bilinearly to the input size, then scaled per map with a
 non-inverting normalisation.
 """
 
@@ -188,7 +188,7 @@ def heatmap_peak(heatmap: torch.Tensor) -> torch.Tensor:
 
 
 def heatmap_spread(heatmap: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """Weighted spatial standard deviation around the centre of mass (paper 001 section 3.3), ``(...)`` px.
+    """Weighted spatial standard deviation around the centre of mass (Chen et al. section 3.3), ``(...)`` px.
 
     ``sqrt(sum M ((x - x_bar)^2 + (y - y_bar)^2) / (sum M + eps))``; ``NaN`` for an all-zero heatmap.
     """

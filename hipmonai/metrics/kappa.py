@@ -1,4 +1,4 @@
-"""Quadratic weighted Cohen's kappa per quadrant (paper 002 section 3.6; Cohen 1968; SPEC 5.2).
+"""Quadratic weighted Cohen's kappa per quadrant (Ye et al. 2026 section 3.6; Cohen 1968).
 
 ``kappa = 1 - sum_ij w_ij O_ij / sum_ij w_ij E_ij`` with ``w_ij = (i - j)^2``, ``O`` the ``K x K`` confusion matrix of
 true vs predicted grades and ``E`` the outer product of its marginals divided by the number of samples. The label

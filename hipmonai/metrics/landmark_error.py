@@ -1,15 +1,16 @@
-"""Landmark localisation metrics (SPEC 5.3 and 5.4): radial error, PCK, outliers, cumulative error distribution,
+"""Landmark localisation metrics: radial error, PCK, outliers, cumulative error distribution,
 mean radial error, RMSE and success detection rate.
 
 Definitions, with ``e_{c,l}`` the radial (Euclidean) error of landmark ``l`` in case ``c``, in mm when a pixel spacing
 is given and in px otherwise:
 
-* KNEEL (paper 004 §4.3, Tables 1-2): PCK@r = fraction of errors ``<= r`` ("fall within the neighbourhood of radius
+* KNEEL (Tiulpin et al. 2019, §4.3, Tables 1-2):
+  PCK@r = fraction of errors ``<= r`` ("fall within the neighbourhood of radius
   r"), computed per landmark and averaged over the reported landmarks (0, 4, 8, 9, 12, 15 at test time:
   ``hipmonai.io.load_landmark_groups("knee").pck_landmarks``), r in {1, 1.5, 2, 2.5} mm; outliers = errors
   ``>= 10`` mm over *all* landmarks, reported as the fraction of cases with any outlying landmark (as the authors'
   evaluation code counts them) or, with ``per="landmark"``, of landmarks; cumulative error distributions for plots.
-* Label augmentation (paper 003 §3, Table 1): mean radial error ``mean(e)``; RMSE ``sqrt(mean(e^2))``; SDR@r =
+* Label augmentation (Suh et al. 2023 §3, Table 1): mean radial error ``mean(e)``; RMSE ``sqrt(mean(e^2))``; SDR@r =
   fraction of errors ``< r`` (the table's "< 2"), r in {2, 2.5, 3, 4}, in px or mm.
 
 ``NaN`` coordinates (missing landmarks) give ``NaN`` errors, which every statistic leaves out. Points are ``(B, M, 2)``
@@ -137,7 +138,7 @@ def fraction_within(errors: Any, thresholds: Sequence[float], inclusive: bool = 
 def pck(
     errors_mm: Any, thresholds_mm: Sequence[float] = KNEEL_PCK_THRESHOLDS_MM, landmarks: Sequence[int] | None = None
 ) -> torch.Tensor:
-    """Percentage of correct keypoints (paper 004 §4.3) as a fraction: ``e <= r`` per landmark, mean over landmarks.
+    """Percentage of correct keypoints (KNEEL §4.3) as a fraction: ``e <= r`` per landmark, mean over landmarks.
 
     Args:
         errors_mm: ``(N, M)`` radial errors in mm (or px).
@@ -153,7 +154,7 @@ def pck(
 def sdr(
     errors: Any, thresholds: Sequence[float] = SDR_THRESHOLDS, landmarks: Sequence[int] | None = None
 ) -> torch.Tensor:
-    """Success detection rate (paper 003 Table 1) as a fraction: ``e < r`` per landmark, mean over landmarks.
+    """Success detection rate (Suh et al. 2023 Table 1) as a fraction: ``e < r`` per landmark, mean over landmarks.
 
     Args:
         errors: ``(N, M)`` radial errors in px or mm.
@@ -172,7 +173,7 @@ def outlier_rate(
     per: str = "case",
     landmarks: Sequence[int] | None = None,
 ) -> torch.Tensor:
-    """Fraction of outliers, errors ``>= threshold_mm`` (paper 004 §4.3: 10 mm, over all landmarks).
+    """Fraction of outliers, errors ``>= threshold_mm`` (Tiulpin et al. 2019 §4.3: 10 mm, over all landmarks).
 
     Args:
         errors_mm: ``(N, M)`` radial errors in mm.
@@ -196,19 +197,19 @@ def outlier_rate(
 
 
 def mean_radial_error(errors: Any, landmarks: Sequence[int] | None = None) -> torch.Tensor:
-    """Mean radial error ``mean(e)`` over all valid (case, landmark) pairs (paper 003)."""
+    """Mean radial error ``mean(e)`` over all valid (case, landmark) pairs (Suh et al. 2023)."""
     return torch.nanmean(_select(errors, landmarks))
 
 
 def root_mean_square_error(errors: Any, landmarks: Sequence[int] | None = None) -> torch.Tensor:
-    """Root mean squared radial error ``sqrt(mean(e^2))`` over all valid (case, landmark) pairs (paper 003)."""
+    """Root mean squared radial error ``sqrt(mean(e^2))`` over all valid (case, landmark) pairs (Suh et al. 2023)."""
     return torch.sqrt(torch.nanmean(_select(errors, landmarks) ** 2))
 
 
 def cumulative_error_distribution(
     errors: Any, thresholds: Sequence[float] | None = None, landmarks: Sequence[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cumulative distribution of radial errors for plots (paper 004 Figs. 5-6), pooled over the chosen landmarks.
+    """Cumulative distribution of radial errors for plots (KNEEL Figs. 5-6), pooled over the chosen landmarks.
 
     Args:
         errors: ``(N, M)`` radial errors.
@@ -339,7 +340,7 @@ class LandmarkErrorMetric(CumulativeIterationMetric):
     ) -> dict[str, Any]:
         """Every statistic of the buffered errors as plain Python numbers.
 
-        PCK, SDR, MRE and RMSE use :attr:`landmarks`; the outlier rates use all landmarks, as paper 004 reports them.
+        PCK, SDR, MRE and RMSE use :attr:`landmarks`; the outlier rates use all landmarks, as KNEEL reports them.
 
         Returns:
             ``{"n_cases", "mre", "rmse", "pck": {r: fraction}, "sdr": {r: fraction}, "outlier_rate_case",

@@ -1,4 +1,5 @@
-"""Networks: ResNet-18 with CAM and multitask heads (papers 001/002), KNEEL hourglass with soft-argmax (paper 004)."""
+"""Networks: ResNet-18 with CAM and multitask heads (Chen et al.; Ye et al. 2026), KNEEL
+hourglass with soft-argmax (Tiulpin et al. 2019)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""KNEEL hourglass network with HMP residual blocks and soft-argmax (paper 004 §3.1, Figs. 3-4; SPEC 5.4).
+"""KNEEL hourglass network with HMP residual blocks and soft-argmax (Tiulpin et al. 2019 §3.1, Figs. 3-4).
 
 Layout (docs/conventions.md): images ``(B, C, W, H)`` — spatial dim ``-2`` is x (columns), dim ``-1`` is y (rows);
 landmarks ``(B, M, 2)`` as normalised ``(x, y)`` (see :mod:`hipmonai.networks.soft_argmax` for the grid).
@@ -60,7 +60,7 @@ def _conv_norm_act(
 
 
 class HMPBlock(nn.Module):
-    """Hierarchical multi-scale parallel (HMP) residual block (Bulat & Tzimiropoulos 2017; paper 004 Fig. 3b).
+    """Hierarchical multi-scale parallel (HMP) residual block (Bulat & Tzimiropoulos 2017; Tiulpin et al. 2019 Fig. 3b).
 
     Three chained 3x3 conv-norm stages with ``out/2``, ``out/4`` and ``out/4`` channels (act after the first two, as
     in the authors' code), concatenated to ``out`` channels, plus a skip that is the identity when
@@ -105,7 +105,7 @@ class HMPBlock(nn.Module):
 
 
 class Hourglass(nn.Module):
-    """One hourglass level and, recursively, the ``depth - 1`` levels below it (paper 004 §3.1, Fig. 4).
+    """One hourglass level and, recursively, the ``depth - 1`` levels below it (Tiulpin et al. 2019 §3.1, Fig. 4).
 
     ``out = upper(x) + upsample(after(inner(lower(maxpool2x2(x)))))`` where ``lower`` and ``upper`` are 3 HMP blocks
     each, ``inner`` is the next level (``depth > 1``) or one HMP block (``depth == 1``), and ``after`` one HMP block.
@@ -190,7 +190,7 @@ def check_input_size(spatial_size: Sequence[int], depth: int) -> None:
 
 
 class KneelHourglassNet(nn.Module):
-    """KNEEL landmark network: entry block, hourglass, output block, soft-argmax (paper 004 §3.1, Fig. 4; SPEC 5.4).
+    """KNEEL landmark network: entry block, hourglass, output block, soft-argmax (Tiulpin et al. 2019 §3.1, Fig. 4).
 
     Args:
         in_channels: image channels ``C``.

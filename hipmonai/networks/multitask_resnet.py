@@ -1,4 +1,4 @@
-"""Multitask ResNet-18 of paper 002 (SPEC 5.2): a shared backbone, a global head and four ordinal heads.
+"""Multitask ResNet-18 of Ye et al. 2026: a shared backbone, a global head and four ordinal heads.
 
 Output layout (one tensor, so the same network trains, exports to TorchScript and passes ``verify_net_in_out``):
 ``(B, 1 + Q * K)`` logits with ``Q`` quadrants (4, in :data:`hipmonai.io.TARGETS` order) and ``K`` grades (4,
@@ -53,7 +53,7 @@ def ordinal_output_index(quadrant: int, grade: int, num_grades: int = 4) -> int:
 
 
 class MultitaskResNet18(ResNet18Backbone):
-    """Shared ResNet-18 backbone with a global binary head and ``num_quadrants`` ordinal heads (paper 002 Fig. 1).
+    """Shared ResNet-18 backbone with a global binary head and ``num_quadrants`` ordinal heads (Ye et al. 2026 Fig. 1).
 
     Every head is a linear layer on the globally average-pooled last feature map ``(B, 512 * widen_factor)``:
     ``global_head`` gives one logit, ``ordinal_heads[q]`` gives ``num_grades`` logits for quadrant ``q``. The

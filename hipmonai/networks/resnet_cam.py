@@ -1,5 +1,5 @@
 """ResNet-18 (MONAI, 2D, one input channel) that also returns its last convolutional feature map, and the
-differentiable class activation maps of paper 001 eq. (2) (SPEC 5.1).
+differentiable class activation maps of Chen et al. eq. (2).
 
 Axes follow docs/conventions.md: images are ``(B, C, W, H)`` (dim -2 = x = columns, dim -1 = y = rows) and the
 feature maps keep that order, ``(B, K, w, h)``, so a landmark ``(x, y)`` in input pixels sits near feature cell
@@ -7,7 +7,7 @@ feature maps keep that order, ``(B, K, w, h)``, so a landmark ``(x, y)`` in inpu
 
 The backbone is MONAI's :class:`monai.networks.nets.ResNet` with the ResNet-18 layout (basic blocks ``[2, 2, 2, 2]``)
 and, by default, the torchvision/ImageNet stem (7x7 stride-2 conv, max-pool, projection shortcuts without bias), so
-a 224 x 224 crop gives a 7 x 7 feature map as in paper 001 section 3.2 and torchvision weights map one-to-one.
+a 224 x 224 crop gives a 7 x 7 feature map as in Chen et al. section 3.2 and torchvision weights map one-to-one.
 MONAI 1.6.1's ``ResNet`` applies ``norm``/``act`` to the stem only, never inside the residual blocks, so those two
 options are deliberately not offered here.
 """
@@ -41,7 +41,7 @@ BACKBONE_PREFIXES = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.
 def class_activation_maps(
     features: torch.Tensor, fc_weight: torch.Tensor, fc_bias: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Class activation maps ``M_c = ReLU(sum_k w_ck F_k)`` (Zhou et al. 2016; paper 001 eq. (2)).
+    """Class activation maps ``M_c = ReLU(sum_k w_ck F_k)`` (Zhou et al. 2016; Chen et al. eq. (2)).
 
     Differentiable with respect to ``features`` and ``fc_weight``, so a loss on the maps trains the network.
 
@@ -77,8 +77,8 @@ def class_activation_maps(
 class ResNet18Backbone(ResNet):
     """MONAI ResNet-18 (2D) whose :meth:`forward_features` returns the last convolutional stage.
 
-    Shared by :class:`ResNet18CAM` (paper 001) and :class:`hipmonai.networks.multitask_resnet.MultitaskResNet18`
-    (paper 002). Module names are MONAI's, which equal torchvision's (``conv1``, ``bn1``, ``layer1.0.conv1``,
+    Shared by :class:`ResNet18CAM` (Chen et al.) and :class:`hipmonai.networks.multitask_resnet.MultitaskResNet18`
+    (Ye et al. 2026). Module names are MONAI's, which equal torchvision's (``conv1``, ``bn1``, ``layer1.0.conv1``,
     ``layer2.0.downsample.0``, ..., ``fc``), so ImageNet weights load by name.
 
     Args:
@@ -159,7 +159,7 @@ class ResNet18Backbone(ResNet):
 
 
 class ResNet18CAM(ResNet18Backbone):
-    """ResNet-18 classifier that returns its logits and last feature map, for the CAM prior of paper 001 (SPEC 5.1).
+    """ResNet-18 classifier that returns its logits and last feature map, for the CAM prior of Chen et al.
 
     ``forward(x)`` gives ``(logits (B, num_classes), features (B, 512 * widen_factor, w, h))``; with
     ``return_features=False`` it gives the logits alone, a single tensor for ``verify_net_in_out``, TorchScript

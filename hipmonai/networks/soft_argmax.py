@@ -1,4 +1,4 @@
-"""Soft-argmax: heatmaps to normalised landmark coordinates (KNEEL, paper 004 §3.1, Eqs. 1-3).
+"""Soft-argmax: heatmaps to normalised landmark coordinates (KNEEL, Tiulpin et al. 2019, §3.1, Eqs. 1-3).
 
 Layout (docs/conventions.md): heatmaps are ``(B, M, W, H)`` — spatial dim ``-2`` is x (image columns), dim ``-1``
 is y (rows) — and coordinates are ``(B, M, 2)`` in ``(x, y)`` order.
@@ -99,7 +99,7 @@ def soft_argmax_2d(heatmaps: torch.Tensor, beta: torch.Tensor, pixel_centre: boo
 
 
 class SoftArgmax2D(nn.Module):
-    """Soft-argmax layer (paper 004 §3.1, Eqs. 1-3): ``(B, M, W, H)`` heatmaps to ``(B, M, 2)`` normalised ``(x, y)``.
+    """Soft-argmax layer (KNEEL §3.1, Eqs. 1-3): ``(B, M, W, H)`` heatmaps to ``(B, M, 2)`` normalised ``(x, y)``.
 
     Args:
         beta: inverse temperature of the spatial softmax (Eq. 1), positive. The paper and the authors' code use 1.

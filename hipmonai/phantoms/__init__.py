@@ -1,4 +1,4 @@
-"""Synthetic phantom cohorts (SPEC §4): bilateral AP pelvis and PA knee radiographs written as a real user's data
+"""Synthetic phantom cohorts: bilateral AP pelvis and PA knee radiographs written as a real user's data
 (DICOM DX, BoneFinder ``.pts``, grades CSV) plus ground truth real data never has (lesion masks, latent severity).
 
 Entry points: :func:`generate_hip_cohort` / :func:`generate_knee_cohort` write a cohort (CLI:

@@ -1,4 +1,4 @@
-"""Write a phantom cohort to disk exactly as a real user's data looks (SPEC §4), in parallel and deterministically.
+"""Write a phantom cohort to disk exactly as a real user's data looks, in parallel and deterministically.
 
 Layout under ``out_dir`` (``S0001``-style subject ids, ``V00``-style visits)::
 

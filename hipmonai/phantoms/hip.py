@@ -1,4 +1,4 @@
-"""Synthetic bilateral AP pelvis radiographs with BoneFinder-layout landmarks and graded osteophytes (SPEC §4).
+"""Synthetic bilateral AP pelvis radiographs with BoneFinder-layout landmarks and graded osteophytes.
 
 Geometry is built per hip in a local frame (millimetres, origin at the femoral head centre, ``u`` lateral,
 ``v`` inferior), mirrored into a pelvis frame (x to the image right, y down, origin midway between the head
@@ -39,7 +39,8 @@ from hipmonai.phantoms.spurs import PhantomParams, SpurDraw, contour_spur, fit_i
 from hipmonai.phantoms.xray import BoneStyle, Film
 
 POINTS_PER_HIP = 80
-#: named pelvis points (index within one hip's 80) for landmark tasks such as SPEC §5.3 / paper 003
+#: named pelvis points (index within one hip's 80) for landmark tasks such as the pelvis
+#: landmark detector of Suh et al. 2023
 HIP_NAMED_LANDMARKS = {
     "greater_trochanter_tip": 8,
     "lesser_trochanter_tip": 25,

@@ -1,4 +1,4 @@
-"""Synthetic bilateral PA knee radiographs with KNEEL-numbered landmarks and a KL-like grade (SPEC §4, paper 004).
+"""Synthetic bilateral PA knee radiographs with KNEEL-numbered landmarks and a KL-like grade (Tiulpin et al. 2019).
 
 Display convention: as the OAI and KNEEL images, and as the AP pelvis phantoms, the image is shown as if facing
 the patient, so the **right knee is on the image's left**; the ``.pts`` holds 32 points, right knee 0-15 then left

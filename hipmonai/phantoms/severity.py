@@ -1,4 +1,4 @@
-"""Latent severity and osteophyte grades of the phantom cohorts (SPEC §4), without any rendering.
+"""Latent severity and osteophyte grades of the phantom cohorts, without any rendering.
 
 Hip: every hip has a latent severity ``s`` (standard normal over the population; the two hips of a subject share
 part of it). The four target zones (``TARGETS`` order) read ``s`` through a liability model
@@ -7,7 +7,7 @@ part of it). The four target zones (``TARGETS`` order) read ``s`` through a liab
 
 with a femoral and an acetabular compartment factor ``g`` and independent ``e``; grade ``k`` is the number of
 thresholds ``z_k`` exceeds, thresholds set from each zone's prevalence. The grade correlations this gives
-between zones (about 0.33-0.40 with the defaults, the pattern of paper 001 Table 2) follow from the loadings.
+between zones (about 0.33-0.40 with the defaults, the pattern of Chen et al. Table 2) follow from the loadings.
 Severity also narrows the joint space. Later visits add a non-negative progression to ``s`` with the zone
 terms fixed, so grades never regress.
 
@@ -37,7 +37,7 @@ def _check_fraction(name: str, value: float, low: float = 0.0, high: float = 1.0
 
 @dataclass(frozen=True)
 class HipGradeModel:
-    """Parameters of the hip severity -> grade model (defaults calibrated to paper 001 Table 2).
+    """Parameters of the hip severity -> grade model (defaults calibrated to Chen et al. Table 2).
 
     Attributes:
         loadings: ``a_k`` per target (``TARGETS`` order): how strongly each zone follows the hip's severity.

@@ -1,4 +1,4 @@
-"""From a user's files to the preprocessed HDF5 store (SPEC 3)."""
+"""From a user's files to the preprocessed HDF5 store."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``hipmonai preprocess``: DICOM + ``.pts`` + grades CSV -> the HDF5 store of SPEC 2.3 (SPEC 3).
+"""``hipmonai preprocess``: DICOM + ``.pts`` + grades CSV -> the preprocessed HDF5 store.
 
 Each radiograph is processed in a worker process: read with :func:`hipmonai.readers.load_radiograph`, landmarks
 converted from mm to pixels with the reader's spacing, then each hip runs through

@@ -1,4 +1,4 @@
-"""Readers for DICOM projection radiographs: header logic and a MONAI ``ImageReader`` (SPEC §2.1, §7).
+"""Readers for DICOM projection radiographs: header logic and a MONAI ``ImageReader``.
 
 The header functions need only pydicom. ``RadiographReader`` and ``load_radiograph`` subclass/use MONAI, whose
 import takes seconds, so they load on first access (PEP 562): ``hipmonai inspect`` never pays for MONAI.

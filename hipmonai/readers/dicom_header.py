@@ -141,7 +141,7 @@ def validate_spacing_xy_mm(spacing_xy_mm: Sequence[float]) -> tuple[float, float
 def spacing_from_dataset(
     ds: Dataset, spacing_xy_mm: Sequence[float] | None = None, *, force: bool = False
 ) -> tuple[tuple[float, float], str]:
-    """The pixel spacing of a projection radiograph and the tag it came from (SPEC §2.1).
+    """The pixel spacing of a projection radiograph and the tag it came from.
 
     Order: ``PixelSpacing`` (spacing in the patient plane) when present with two positive values; else
     ``ImagerPixelSpacing`` (at the detector) divided by ``EstimatedRadiographicMagnificationFactor`` when that

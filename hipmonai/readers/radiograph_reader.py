@@ -1,8 +1,9 @@
-"""A MONAI image reader for DICOM projection radiographs (DX, CR) that keeps their pixel spacing (SPEC §2.1, §7).
+"""A MONAI image reader for DICOM projection radiographs (DX, CR) that keeps their pixel spacing.
 
 MONAI 1.6.1's ``PydicomReader`` gives DX/CR files an identity affine and leaves MONOCHROME1 images dark-bone;
 ``ITKReader`` returns ``(W, H, 1)`` and only knows ``ImagerPixelSpacing``. :class:`RadiographReader` reads the
-spacing the way SPEC §2.1 fixes (:func:`~hipmonai.readers.dicom_header.spacing_from_dataset`), applies the
+spacing as :func:`~hipmonai.readers.dicom_header.spacing_from_dataset` defines it (``PixelSpacing``, else
+``ImagerPixelSpacing`` divided by the magnification factor, else the caller's value), applies the
 modality LUT / rescale, inverts MONOCHROME1 and returns a ``(W, H)`` float array whose affine
 ``diag(x_mm, y_mm, 1, 1)`` lets ``Spacingd`` resample in millimetres.
 """

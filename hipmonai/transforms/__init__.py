@@ -1,5 +1,5 @@
-"""Landmark-aware MONAI transforms: hip preprocessing (SPEC 3), where points move through the image's spatial maps;
-target landmark groups for the CAM prior; cutout augmentation (paper 004); domain randomisation (sim-to-real)."""
+"""Landmark-aware MONAI transforms: hip preprocessing, where points move through the image's spatial maps;
+target landmark groups for the CAM prior; cutout augmentation (KNEEL); domain randomisation (sim-to-real)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The hip preprocessing chain (SPEC 3, paper 001 section 3.1) as one MONAI ``Compose``."""
+"""The hip preprocessing chain (Chen et al. section 3.1) as one MONAI ``Compose``."""
 
 from __future__ import annotations
 

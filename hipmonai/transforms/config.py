@@ -1,4 +1,4 @@
-"""``configs/preprocessing.json``: the one place that holds the hip preprocessing defaults (SPEC 3).
+"""``configs/preprocessing.json``: the one place that holds the hip preprocessing defaults.
 
 Every transform argument of :mod:`hipmonai.transforms` that is left ``None`` takes its value from this file,
 so bundles, MONAI Label/Deploy and ``hipmonai preprocess`` share one default.

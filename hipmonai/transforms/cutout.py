@@ -1,5 +1,5 @@
 """Cutout augmentation (DeVries & Taylor 2017) as KNEEL uses it: one square of a fixed fraction of the image area
-(paper 004 §4.4, "cutout of 10% of the image"; SPEC 5.4).
+(Tiulpin et al. 2019 §4.4, "cutout of 10% of the image").
 
 Images are channel-first ``(C, W, H)`` (any number of spatial dims works); landmarks do not move, so the dictionary
 twin only needs the image keys. The patch lies wholly inside the image: its corner is drawn uniformly among the

@@ -1,4 +1,4 @@
-"""Femoral head circle from the head sub-curve landmarks (SPEC 3), with a radius sanity check in mm."""
+"""Femoral head circle from the head sub-curve landmarks, with a radius sanity check in mm."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Landmark positions from per-landmark heatmaps (paper 003: the argmax of each output channel; SPEC 5.3).
+"""Landmark positions from per-landmark heatmaps (Suh et al. 2023: the argmax of each output channel).
 
 ``heatmap_argmax`` returns the ``(x, y)`` pixel of each channel's maximum; with ``refine_window = r`` (odd) it
 returns instead the sigmoid-probability-weighted centroid of the ``r x r`` window around that maximum (clipped at

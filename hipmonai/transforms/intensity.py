@@ -1,4 +1,4 @@
-"""Percentile intensity scaling of hip crops (SPEC 3): MONAI's ``ScaleIntensityRangePercentiles`` with our defaults.
+"""Percentile intensity scaling of hip crops: MONAI's ``ScaleIntensityRangePercentiles`` with our defaults.
 
 The ``lower``/``upper`` percentiles of each crop (default 5 and 95, ``configs/preprocessing.json``) map to 0 and
 1, linearly, over all channels together. The default is ``clip=False``: the brightest 5 % of a hip crop is the

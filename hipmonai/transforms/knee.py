@@ -1,4 +1,4 @@
-"""Knee sample chains of the KNEEL pipeline (paper 004 §4.3; SPEC 5.4), built from the landmark-aware transforms.
+"""Knee sample chains of the KNEEL pipeline (Tiulpin et al. 2019 §4.3), built from the landmark-aware transforms.
 
 Two chains turn one bilateral PA knee radiograph into network inputs, moving the landmarks with the image and
 composing ``data["px_affine"]``, the ``3 x 3`` map from original-image pixels to sample pixels (its inverse maps a

@@ -1,4 +1,4 @@
-"""Label augmentation of paper 003 (SPEC 5.3): landmark pixels dilated into 4-connected regions.
+"""Label augmentation of Suh et al. 2023: landmark pixels dilated into 4-connected regions.
 
 Landmark ``l`` at pixel ``p_l = round(x_l, y_l)`` becomes the binary map of the pixels ``q`` with
 ``|q_x - p_x| + |q_y - p_y| <= k``: the landmark pixel dilated ``k`` times with the 4-connected (cross) structuring

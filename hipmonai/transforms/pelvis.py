@@ -1,4 +1,4 @@
-"""Whole-radiograph chain of the pelvis landmark U-Net (paper 003 §3; SPEC 5.3).
+"""Whole-radiograph chain of the pelvis landmark U-Net (Suh et al. 2023 §3).
 
 Paper 003 pads every radiograph to a square and resizes it to 512 x 512 px. :func:`pelvis_landmark_transforms` does
 the same in millimetres, so one pixel of the result is square and errors convert to mm with one number: resample

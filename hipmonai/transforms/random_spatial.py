@@ -1,4 +1,4 @@
-"""Random in-plane rotation that moves landmarks with the image (training augmentation of paper 001 section 3.2).
+"""Random in-plane rotation that moves landmarks with the image (training augmentation of Chen et al. section 3.2).
 
 Axes and points follow docs/conventions.md: images are channel-first ``(C, W, H)`` (spatial axis 0 = x = columns,
 axis 1 = y = rows); landmarks are ``(N, 2)`` ``(x, y)`` pixel coordinates of the image they travel with, ``NaN`` =
@@ -47,8 +47,8 @@ class RandRotate2D(RandomizableTransform):
     """Rotate a ``(C, W, H)`` image by an angle drawn uniformly from ``[-max_angle_deg, max_angle_deg]``.
 
     Args:
-        max_angle_deg: largest absolute rotation in degrees (paper 001 does not state its range; the bundles use
-            10 degrees, the range of paper 002).
+        max_angle_deg: largest absolute rotation in degrees (Chen et al. do not state its range; the bundles use
+            10 degrees, the range of Ye et al. 2026).
         prob: probability of rotating at all.
         mode: interpolation (``"bilinear"`` for images, ``"nearest"`` for masks).
         padding_mode: how the corners that rotate in are filled (``"border"``, ``"zeros"``, ``"reflection"``).

@@ -1,11 +1,11 @@
-"""Gather each osteophyte target's landmarks from a hip's 80 points (SPEC 2.2, 5.1) for the CAM prior.
+"""Gather each osteophyte target's landmarks from a hip's 80 points for the CAM prior.
 
 Landmarks are ``(x, y)`` pixels of the image they travel with (docs/conventions.md), ``NaN`` = missing. The
 groups come from ``configs/landmark_groups.json`` (:func:`hipmonai.io.load_landmark_groups`), in
 :data:`hipmonai.io.TARGETS` order; groups of different sizes are ``NaN``-padded to the longest, so every sample
 gives the same ``(4, P_max, 2)`` shape and batches collate.
 
-Left hips need nothing special: preprocessing flips a left hip's crop *and* its landmarks (SPEC 3), and the
+Left hips need nothing special: preprocessing flips a left hip's crop *and* its landmarks, and the
 landmark indices name anatomy (67 is the lateral acetabular edge on either side), so gathering by index on the
 crop coordinates gives the target zone where the flipped image shows it. Apply this transform after every
 spatial transform that moves the landmarks (e.g. a random rotation), or on landmarks already moved.

@@ -1,5 +1,6 @@
-"""Ablations of paper 004 Table 1 through the knee_landmark_kneel bundle (hipmonai.experiments.kneel_ablation) on a
-4-subject knee phantom cohort, one epoch per arm with a width-4, depth-2 network."""
+"""Ablations of KNEEL (Tiulpin et al. 2019) Table 1 via the knee_landmark_kneel bundle
+(hipmonai.experiments.kneel_ablation) on a 4-subject knee phantom cohort, one epoch per arm with a width-4,
+depth-2 network."""
 
 from __future__ import annotations
 

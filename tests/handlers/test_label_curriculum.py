@@ -1,4 +1,4 @@
-"""The dilation curriculum of paper 003 and its Ignite handler."""
+"""The dilation curriculum of Suh et al. 2023 and its Ignite handler."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def test_224_input_7x7_grid_by_hand_in_feature_units():
     near = torch.zeros(1, 1, 7, 7)
     near[0, 0, 2, 4] = 1.0  # d = 1 cell = r -> Q = 0
     assert loss(near, landmarks).item() == pytest.approx(0.0, abs=1e-7)
-    # the full penalty map equals the SPEC formula evaluated in feature-grid units
+    # the full penalty map equals the plateau-Gaussian formula evaluated in feature-grid units
     q = plateau_gaussian_penalty((7, 7), landmarks[0, 0], 32, 32, (224, 224))
     i, j = torch.meshgrid(torch.arange(7.0), torch.arange(7.0), indexing="ij")
     d = torch.sqrt((i - 2) ** 2 + (j - 3) ** 2)

@@ -1,4 +1,4 @@
-"""KNEEL MixUp maths (paper 004 Eqs. 5-9): seeded draws, lambda' >= 0.5, mixing and the loss composition."""
+"""KNEEL MixUp maths (Tiulpin et al. 2019 Eqs. 5-9): seeded draws, lambda' >= 0.5, mixing and the loss composition."""
 
 from __future__ import annotations
 

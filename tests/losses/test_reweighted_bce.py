@@ -1,4 +1,4 @@
-"""Dynamic (S - N) / N re-weighted BCE of paper 003 (Eq. 1)."""
+"""Dynamic (S - N) / N re-weighted BCE of Suh et al. 2023 (Eq. 1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wing loss (paper 004 Eq. 4) against hand-computed values on both branches."""
+"""Wing loss (Tiulpin et al. 2019 Eq. 4) against hand-computed values on both branches."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def test_is_monai_resnet18_with_torchvision_layout():
     assert [len(getattr(net, f"layer{i}")) for i in range(1, 5)] == [2, 2, 2, 2]
     assert net.layer2[0].downsample[0].bias is None  # torchvision: projection shortcut without bias
     logits, features = net(torch.rand(1, 1, 224, 224))
-    assert logits.shape == (1, 4) and features.shape == (1, 512, 7, 7)  # paper 001: 7x7 at 224
+    assert logits.shape == (1, 4) and features.shape == (1, 512, 7, 7)  # Chen et al.: 7x7 at 224
 
 
 def test_forward_returns_logits_and_last_features_in_x_y_order():

@@ -1,4 +1,4 @@
-"""Soft-argmax (paper 004 Eqs. 1-3): peak location, grids, axis order, beta, pixel conversions."""
+"""Soft-argmax (Tiulpin et al. 2019 Eqs. 1-3): peak location, grids, axis order, beta, pixel conversions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``hipmonai preprocess`` without BoneFinder: landmarks from the hip_landmark_labelaug model (issue #6 item 4), and
+"""``hipmonai preprocess`` without BoneFinder: landmarks from the hip_landmark_labelaug model, and
 hips the model does not find skipped with its reason."""
 
 from __future__ import annotations

@@ -391,7 +391,7 @@ def test_spacingd_resamples_in_mm(tmp_path, spacing_xy_mm, shape):
 
 
 def test_itk_reports_imager_pixel_spacing(tmp_path):
-    """ITK (GDCM) reads only ImagerPixelSpacing: equal to ours when the magnification is 1 (SPEC §7)."""
+    """ITK (GDCM) reads only ImagerPixelSpacing: equal to ours when the magnification is 1."""
     itk = pytest.importorskip("itk")
     for magnification in (1.0, 1.1):
         path, pixels, _ = _phantom(

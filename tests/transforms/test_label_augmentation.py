@@ -1,4 +1,4 @@
-"""Label augmentation (paper 003): dilated landmark maps and argmax landmark read-out."""
+"""Label augmentation (Suh et al. 2023): dilated landmark maps and argmax landmark read-out."""
 
 from __future__ import annotations
 
