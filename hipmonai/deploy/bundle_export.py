@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hipmonai import __version__
 from hipmonai.atomic import write_text_atomic
 from hipmonai.errors import InputError
 from hipmonai.networks.checkpoint import trained_settings
@@ -137,8 +138,6 @@ def export_bundle(
         write_text_atomic(configs / "trained_with.json", json.dumps(settings, indent=4) + "\n")
         meta_path = configs / "metadata.json"
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        from hipmonai import __version__
-
         meta.setdefault("required_packages_version", {})["hipmonai"] = __version__
         formats = meta["network_data_format"]
         image, pred = formats["inputs"]["image"], formats["outputs"]["pred"]

@@ -16,6 +16,7 @@ from the checkpoint with :func:`trained_settings`.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -108,7 +109,7 @@ class TrainedWith:
             raise TypeError(f"settings must be a mapping of names to values, got {type(settings).__name__}")
         self.settings: dict[str, Any] = _plain(dict(settings))
         if checkpoint is not None:
-            saved = read_checkpoint(checkpoint)[1]
+            saved = _saved_settings(checkpoint)
             if saved is not None:
                 self.load_state_dict(saved, source=str(checkpoint))
 
@@ -156,6 +157,23 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], d
     return weights, (dict(settings) if isinstance(settings, Mapping) else None)
 
 
+@functools.lru_cache(maxsize=8)
+def _settings_of_file(path: str, mtime_ns: int, size: int) -> str | None:
+    settings = read_checkpoint(path)[1]
+    return None if settings is None else json.dumps(settings)
+
+
+def _saved_settings(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The settings a checkpoint records (``None``: none), read once per file version: an inference config asks for
+    them twice (its sizes, then the check of its overrides) before the weights are loaded."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint not found")
+    stat = path.stat()
+    text = _settings_of_file(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    return None if text is None else json.loads(text)
+
+
 def save_checkpoint(network: torch.nn.Module, path: str | os.PathLike, settings: Mapping[str, Any]) -> Path:
     """Save ``network``'s weights with the settings it was built with, as a bundle's ``CheckpointSaver`` does.
 
@@ -176,7 +194,7 @@ def trained_settings(path: str | os.PathLike, names: Sequence[str] | None = None
         InputError: unreadable checkpoint, no saved settings (trained before checkpoints carried them: retrain),
             or a name in ``names`` missing.
     """
-    _, settings = read_checkpoint(path)
+    settings = _saved_settings(path)
     if settings is None:
         raise InputError(f"{path}: the checkpoint does not record the settings it was trained with (saved by an "
                          "older hipmonai); retrain it, or load it with load_checkpoint and explicit settings")
