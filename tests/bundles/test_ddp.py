@@ -61,15 +61,12 @@ def _trim_validation(manifest: Path, n: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def hip_manifest(hip_cohort, tmp_path_factory) -> Path:
-    """The session hip cohort at 1.4 mm / 64 px, split 3/3/0 subjects (6/5/0 hips after trimming)."""
+def hip_manifest(tiny_hip_store, tmp_path_factory) -> Path:
+    """The session tiny hip store (1.4 mm / 64 px), split 3/3/0 subjects (6/5/0 hips after trimming)."""
     from hipmonai.data import make_datalist, write_manifest
-    from hipmonai.preprocessing import preprocess_cohort
 
     out = tmp_path_factory.mktemp("ddp_hip")
-    preprocess_cohort(hip_cohort / "dicom", hip_cohort / "landmarks", hip_cohort / "grades.csv", out / "tiny.h5",
-                      spacing_mm=1.4, crop_px=64, workers=1, lesions_dir=hip_cohort / "lesions", progress=False)
-    manifest = make_datalist(out / "tiny.h5", seed=0, fractions=(0.5, 0.5, 0.0))
+    manifest = make_datalist(tiny_hip_store, seed=0, fractions=(0.5, 0.5, 0.0))
     manifest["validation"] = manifest["validation"][:N_VALIDATION]
     return write_manifest(out / "manifest.json", manifest)
 

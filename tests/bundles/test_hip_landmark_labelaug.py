@@ -31,13 +31,6 @@ def _workflow(files, workflow_type, **overrides):
                           bundle_root=str(BUNDLE), **overrides)
 
 
-@pytest.fixture(scope="module")
-def pelvis_dir(hip_cohort, tmp_path_factory) -> Path:
-    from hipmonai.data.pelvis import prepare_pelvis_data
-
-    out = tmp_path_factory.mktemp("labelaug_bundle")
-    prepare_pelvis_data(hip_cohort / "dicom", hip_cohort / "landmarks", out, size_px=SIZE, progress=False)
-    return out
 
 
 @pytest.mark.parametrize("files, workflow_type", [

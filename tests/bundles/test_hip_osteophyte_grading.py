@@ -34,17 +34,6 @@ def _workflow(files, workflow_type, **overrides):
                           bundle_root=str(BUNDLE), **overrides)
 
 
-@pytest.fixture(scope="module")
-def tiny_manifest(hip_cohort, tmp_path_factory) -> Path:
-    """The session phantom cohort preprocessed at 1.4 mm / 64 px (same field of view as 224 px at 0.4 mm), split."""
-    from hipmonai.data import make_datalist, write_manifest
-    from hipmonai.preprocessing import preprocess_cohort
-
-    out = tmp_path_factory.mktemp("grading_tiny")
-    store = out / "tiny.h5"
-    preprocess_cohort(hip_cohort / "dicom", hip_cohort / "landmarks", hip_cohort / "grades.csv", store,
-                      spacing_mm=1.4, crop_px=64, workers=1, lesions_dir=hip_cohort / "lesions", progress=False)
-    return write_manifest(out / "manifest.json", make_datalist(store, seed=0))
 
 
 @pytest.mark.parametrize("files, workflow_type", [

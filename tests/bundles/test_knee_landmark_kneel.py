@@ -38,23 +38,6 @@ def _csv_rows(path: Path, delimiter: str = ",") -> list[list[str]]:
         return list(csv.reader(handle, delimiter=delimiter))
 
 
-@pytest.fixture(scope="module")
-def knee_data(tmp_path_factory) -> Path:
-    """A 4-subject knee cohort prepared at a tiny scale: the bundle's dataset_dir."""
-    from hipmonai.cli import knee as knee_cli
-    from hipmonai.phantoms import generate_knee_cohort
-
-    root = tmp_path_factory.mktemp("kneel_bundle")
-    generate_knee_cohort(root / "cohort", n_subjects=4, seed=5, workers=1, progress=False)
-    cli = argparse.ArgumentParser(prog="hipmonai")
-    knee_cli.add_parser(cli.add_subparsers(dest="command"))
-    cohort = root / "cohort"
-    args = cli.parse_args(["knee", "prepare", "--dicom", str(cohort / "dicom"), "--landmarks",
-                           str(cohort / "landmarks"), "--grades", str(cohort / "grades.csv"),
-                           "--out", str(root / "data"), "--roi-spacing", "4", "--roi-size", "48", "80",
-                           "--spacing", "3", "--quiet"])
-    assert args.func(args) == 0
-    return root / "data"
 
 
 @pytest.mark.parametrize("files, workflow_type", [

@@ -69,7 +69,7 @@ NARROW: dict[str, dict[str, Any]] = {
 }
 # each bundle's tiny data, (fixture, config id): its train.json records settings of the prepared data with the
 # checkpoint (crop spacing, input size), and the zoo-style unit tests train on it
-DATA = {"hip_osteophyte_prior": ("hip_manifest", "datalist"), "hip_osteophyte_grading": ("hip_manifest", "datalist"),
+DATA = {"hip_osteophyte_prior": ("tiny_manifest", "datalist"), "hip_osteophyte_grading": ("tiny_manifest", "datalist"),
         "hip_landmark_labelaug": ("pelvis_dir", "dataset_dir"), "knee_landmark_kneel": ("knee_data", "dataset_dir")}
 # the small training settings of the unit tests, beside the zoo's 2 epochs
 UNIT_TRAIN: dict[str, dict[str, Any]] = {
@@ -131,50 +131,7 @@ class CiRun:
         return entry
 
 
-# --- data: the tiny phantom cohorts of the bundle tests -------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def pelvis_dir(hip_cohort, tmp_path_factory) -> Path:
-    """hip_landmark_labelaug's dataset_dir: the session hip cohort prepared at 48 px."""
-    from hipmonai.data.pelvis import prepare_pelvis_data
-
-    out = tmp_path_factory.mktemp("zoo_pelvis")
-    prepare_pelvis_data(hip_cohort / "dicom", hip_cohort / "landmarks", out, size_px=48, progress=False)
-    return out
-
-
-@pytest.fixture(scope="module")
-def hip_manifest(hip_cohort, tmp_path_factory) -> Path:
-    """The osteophyte bundles' datalist: the session hip cohort preprocessed at 1.4 mm / 64 px, split."""
-    from hipmonai.data import make_datalist, write_manifest
-    from hipmonai.preprocessing import preprocess_cohort
-
-    out = tmp_path_factory.mktemp("zoo_hips")
-    preprocess_cohort(hip_cohort / "dicom", hip_cohort / "landmarks", hip_cohort / "grades.csv", out / "tiny.h5",
-                      spacing_mm=1.4, crop_px=64, workers=1, lesions_dir=hip_cohort / "lesions", progress=False)
-    return write_manifest(out / "manifest.json", make_datalist(out / "tiny.h5", seed=0))
-
-
-@pytest.fixture(scope="module")
-def knee_data(tmp_path_factory) -> Path:
-    """knee_landmark_kneel's dataset_dir: a 4-subject knee cohort prepared at 4 mm (ROI) / 3 mm (landmarks)."""
-    import argparse
-
-    from hipmonai.cli import knee as knee_cli
-    from hipmonai.phantoms import generate_knee_cohort
-
-    root = tmp_path_factory.mktemp("zoo_knees")
-    generate_knee_cohort(root / "cohort", n_subjects=4, seed=5, workers=1, progress=False)
-    cli = argparse.ArgumentParser(prog="hipmonai")
-    knee_cli.add_parser(cli.add_subparsers(dest="command"))
-    cohort = root / "cohort"
-    args = cli.parse_args(["knee", "prepare", "--dicom", str(cohort / "dicom"), "--landmarks",
-                           str(cohort / "landmarks"), "--grades", str(cohort / "grades.csv"),
-                           "--out", str(root / "data"), "--roi-spacing", "4", "--roi-size", "48", "80",
-                           "--spacing", "3", "--quiet"])
-    assert args.func(args) == 0
-    return root / "data"
+# the tiny datasets (tiny_manifest, pelvis_dir, knee_data) are the bundle tests' fixtures, tests/bundles/conftest.py
 
 
 # --- export, and the copy in a model zoo checkout --------------------------------------------------------------------
