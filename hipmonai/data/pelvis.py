@@ -34,7 +34,7 @@ from hipmonai.atomic import atomic_path, write_text_atomic
 from hipmonai.data.landmark_cache import load_landmark_datalist, read_landmark_manifest, write_landmark_sample
 from hipmonai.data.manifests import DEFAULT_FRACTIONS, SPLITS, split_subjects
 from hipmonai.errors import InputError
-from hipmonai.io.landmark_groups import load_landmark_groups
+from hipmonai.io.landmark_groups import check_hip_sides, load_landmark_groups
 from hipmonai.io.pts import POINTS_PER_HIP, mm_to_px, read_pts
 
 __all__ = [
@@ -113,7 +113,9 @@ def prepare_pelvis_data(
                 continue
             try:
                 array_wh, meta = load_radiograph(task.dicom_path)
-                points = mm_to_px(read_pts(task.landmarks_path, n_points=2 * POINTS_PER_HIP), meta["spacing_xy_mm"])
+                points_mm = read_pts(task.landmarks_path, n_points=2 * POINTS_PER_HIP)
+                check_hip_sides(points_mm)
+                points = mm_to_px(points_mm, meta["spacing_xy_mm"])
             except InputError as err:
                 reason = str(err).replace(str(task.dicom_path), task.relative)
                 skipped.append({"input": task.relative, "reason": reason})

@@ -1,9 +1,15 @@
 """Osteophyte grades CSV: ``subject_id, visit, side, osteo_fem_sup, osteo_fem_inf, osteo_acet_sup,
-osteo_acet_inf`` with OARSI grades 0-3 and empty = unknown."""
+osteo_acet_inf`` with OARSI grades 0-3 and empty = unknown.
+
+The file is UTF-8 (a byte-order mark is allowed); spaces after the commas are ignored, in the header and in the
+values, so the header may be written as the README prints it. Every row must hold as many fields as the header: an
+unknown grade is an empty field (``S1, V00, left, 1, , 0, 0``), never a missing one.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,37 +63,60 @@ def parse_grade(value: str | None, column: str) -> int:
     return int(grade)
 
 
+def _grades_text(path: Path) -> str:
+    """The file decoded as UTF-8 (BOM removed); :class:`InputError` naming the file when it is unreadable or not
+    UTF-8 (with the line of the first bad byte, and how to fix it)."""
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{path}: cannot read grades CSV ({err.strerror})") from err
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise InputError(
+            f"{path}: grades CSV is not UTF-8 text (byte 0x{raw[err.start]:02x} on line {line}); "
+            "save it as UTF-8 (e.g. 'CSV UTF-8' in a spreadsheet program) and rerun"
+        ) from None
+
+
 def read_grades_csv(path: str | os.PathLike) -> GradesTable:
     """Read a grades CSV; unusable rows are collected in ``rejected`` (with line number and reason), not raised.
 
+    A row is unusable when it holds another number of fields than the header, has an empty ``subject_id`` or
+    ``visit``, a side other than right/left (R/L), a grade outside 0-3, or repeats a ``(subject_id, visit, side)``.
+
     Raises:
-        InputError: the file cannot be read or lacks a required column.
+        InputError: the file cannot be read, is not UTF-8, or lacks a required column.
     """
     path = Path(path)
     table = GradesTable()
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as err:
-        raise InputError(f"{path}: cannot read grades CSV ({err.strerror})") from err
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in ("subject_id", "visit", "side", *TARGETS) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{path}: grades CSV lacks columns {missing}")
-        for row in reader:
-            where = f"{path.name} line {reader.line_num}"
-            try:
-                subject, visit = row["subject_id"].strip(), row["visit"].strip()
-                if not subject or not visit:
-                    raise InputError("empty subject_id or visit")
-                side = normalise_side(row["side"])
-                grades = np.array([parse_grade(row[t], t) for t in TARGETS], dtype=np.int8)
-            except InputError as err:
-                table.rejected.append((where, str(err)))
-                continue
-            key = (subject, visit, side)
-            if key in table.grades:
-                table.rejected.append((where, f"duplicate row for {subject}/{visit}/{side}"))
-                continue
-            table.grades[key] = grades
+    reader = csv.reader(io.StringIO(_grades_text(path), newline=""), skipinitialspace=True)
+    header = [name.strip() for name in next(reader, [])]
+    missing = [c for c in ("subject_id", "visit", "side", *TARGETS) if c not in header]
+    if missing:
+        raise InputError(f"{path}: grades CSV lacks columns {missing}")
+    for fields in reader:
+        if not fields:  # a blank line
+            continue
+        where = f"{path.name} line {reader.line_num}"
+        if len(fields) != len(header):
+            hint = " (write an unknown grade as an empty field)" if len(fields) < len(header) else ""
+            table.rejected.append((where, f"{len(fields)} fields, the header has {len(header)}{hint}"))
+            continue
+        row = dict(zip(header, fields, strict=True))
+        try:
+            subject, visit = row["subject_id"].strip(), row["visit"].strip()
+            if not subject or not visit:
+                raise InputError("empty subject_id or visit")
+            side = normalise_side(row["side"])
+            grades = np.array([parse_grade(row[t], t) for t in TARGETS], dtype=np.int8)
+        except InputError as err:
+            table.rejected.append((where, str(err)))
+            continue
+        key = (subject, visit, side)
+        if key in table.grades:
+            table.rejected.append((where, f"duplicate row for {subject}/{visit}/{side}"))
+            continue
+        table.grades[key] = grades
     return table

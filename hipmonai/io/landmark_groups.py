@@ -87,3 +87,39 @@ def load_landmark_groups(model: str = "hip", path: str | os.PathLike | None = No
     if model == "hip" and tuple(groups.targets) != TARGETS:
         raise InputError(f"{path}: hip targets must be {list(TARGETS)} in this order, got {list(groups.targets)}")
     return groups
+
+
+def check_hip_sides(points: np.ndarray, groups: LandmarkGroups | None = None) -> None:
+    """Refuse a bilateral hip point list whose right and left hips look swapped.
+
+    In a standard AP (or PA) pelvis radiograph the patient's right hip lies on the image's left, so every point of
+    the right hip's ``femoral_head`` curve (``configs/landmark_groups.json``) must have a smaller x than every point
+    of the left hip's. A hip whose head points are all ``NaN`` (a detector that found no such hip) is not compared.
+
+    Args:
+        points: ``(2 * n_points, 2)`` ``(x, y)`` points, right hip first, in mm or pixels (only x is compared).
+        groups: the hip landmark groups (default: :func:`load_landmark_groups` ``("hip")``).
+
+    Raises:
+        ValueError: ``points`` is not ``(2 * n_points, 2)``.
+        InputError: the right hip's femoral head is not entirely left of the left hip's; the message gives both
+            x ranges and the rule.
+    """
+    groups = load_landmark_groups("hip") if groups is None else groups
+    points = np.asarray(points, dtype=np.float64)
+    if points.shape != (2 * groups.n_points, 2):
+        raise ValueError(f"points must be ({2 * groups.n_points}, 2) (right hip, then left), got {points.shape}.")
+    head = groups.curves["femoral_head"]
+    right_x = points[head, 0]
+    left_x = points[[groups.n_points + i for i in head], 0]
+    right_x, left_x = right_x[np.isfinite(right_x)], left_x[np.isfinite(left_x)]
+    if right_x.size == 0 or left_x.size == 0:
+        return
+    if right_x.max() >= left_x.min():
+        raise InputError(
+            f"right and left hips look swapped: the right hip's femoral_head points have x {right_x.min():.1f} to "
+            f"{right_x.max():.1f}, the left hip's {left_x.min():.1f} to {left_x.max():.1f}; in an AP view the "
+            "patient's right hip (listed first) lies on the image's left, every head point at a smaller x than the "
+            "left hip's"
+        )
+

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hipmonai.errors import InputError
-from hipmonai.io.landmark_groups import load_landmark_groups
+from hipmonai.io.landmark_groups import check_hip_sides, load_landmark_groups
 from hipmonai.io.pts import POINTS_PER_HIP, read_pts
 from hipmonai.networks.checkpoint import load_config_network
 from hipmonai.paths import bundle_template_dir
@@ -117,17 +117,27 @@ def read_hip_pts(path: str | os.PathLike) -> np.ndarray:
     """A bilateral hip ``.pts`` in mm -> ``(160, 2)``: a BoneFinder file (160 points) or a detector file (the
     bilateral detection subset, 28 points by default), whose other points come back as ``NaN``.
 
+    Both list the patient's right hip first; :func:`hipmonai.io.landmark_groups.check_hip_sides` refuses a file
+    whose right hip's femoral head does not lie left of (at smaller x than) the left hip's, as in an AP view.
+
     Raises:
-        InputError: unreadable, or another number of points (both accepted counts are named).
+        InputError: unreadable, another number of points (both accepted counts are named), or right and left hips
+            swapped (the message names the file and the x ranges of both femoral heads).
     """
     groups = load_landmark_groups("hip")
     points = read_pts(path)
     if len(points) == 2 * POINTS_PER_HIP:
-        return points
-    if len(points) == len(groups.bilateral_detection_subset):
-        return groups.expand_detection(points)
-    raise InputError(f"{path}: expected {2 * POINTS_PER_HIP} points (BoneFinder) or "
-                     f"{len(groups.bilateral_detection_subset)} (detector subset), found {len(points)}")
+        full = points
+    elif len(points) == len(groups.bilateral_detection_subset):
+        full = groups.expand_detection(points)
+    else:
+        raise InputError(f"{path}: expected {2 * POINTS_PER_HIP} points (BoneFinder) or "
+                         f"{len(groups.bilateral_detection_subset)} (detector subset), found {len(points)}")
+    try:
+        check_hip_sides(full, groups)
+    except InputError as err:
+        raise InputError(f"{path}: {err}") from err
+    return full
 
 
 def predicted_pts_path(predicted_dir: str | os.PathLike, relative: str) -> Path:

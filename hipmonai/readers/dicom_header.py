@@ -1,12 +1,15 @@
-"""DICOM header logic for projection radiographs: reading, pixel spacing, a privacy-safe summary, the image hash.
+"""DICOM header logic for projection radiographs: reading, pixel spacing, a privacy-safe summary, the projection
+view, the image hash.
 
-Nothing here decodes pixel data, so ``hipmonai inspect`` stays fast; :mod:`hipmonai.readers.radiograph_reader`
-builds the pixel array on top of these functions. pydicom is imported lazily inside the functions.
+Nothing here decodes pixel data, so ``hipmonai inspect --header-only`` and the choice among the images of a visit
+stay fast; :mod:`hipmonai.readers.radiograph_reader` builds the pixel array on top of these functions. pydicom is
+imported lazily inside the functions.
 
 Privacy: every value that leaves this module comes from a whitelist of technical tags (size, spacing,
-photometric interpretation, modality, transfer syntax, laterality). Patient-identifying values (name, ID,
-birth date, accession number, institution, ...) are never read into a returned dict or an error message;
-images are referred to by :func:`source_uid_hash`.
+photometric interpretation, modality, transfer syntax, laterality, a ViewPosition defined term). Free-text tags
+(SeriesDescription, ProtocolName, ImageComments) are only searched for view words, never copied out.
+Patient-identifying values (name, ID, birth date, accession number, institution, ...) are never read into a
+returned dict or an error message; images are referred to by :func:`source_uid_hash`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from hipmonai.errors import InputError
@@ -28,9 +33,11 @@ __all__ = [
     "SPACING_SOURCE_IMAGER_MAGNIFICATION",
     "SPACING_SOURCE_MISSING",
     "SPACING_SOURCE_PIXEL",
+    "ProjectionView",
     "dataset_name",
     "is_inverted",
     "laterality",
+    "projection_view",
     "read_dicom",
     "source_uid_hash",
     "spacing_from_dataset",
@@ -46,6 +53,15 @@ SPACING_SOURCE_CALLER = "caller"
 SPACING_SOURCE_MISSING = "missing"  # only in summaries: the file has no usable spacing and none was passed
 
 UID_HASH_LENGTH = 16
+
+#: ViewPosition (0018,5101) defined terms of a frontal view, and of lateral/oblique views (plus common vendor spellings)
+VIEW_POSITIONS_AP = ("AP", "PA")
+VIEW_POSITIONS_LATERAL = ("LL", "RL", "LLD", "RLD", "LLO", "RLO", "LAT", "LATERAL")
+#: free-text tags searched for the view, in this order, and the words (whole tokens, any case) looked for
+VIEW_TEXT_TAGS = ("SeriesDescription", "ProtocolName", "ImageComments")
+VIEW_WORDS_AP = frozenset({"AP", "PA"})
+VIEW_WORDS_LATERAL = frozenset({"LAT", "LATERAL", "LAUENSTEIN", "FROG", "AXIAL"})
+VIEW_WORDS_SCOUT = frozenset({"SCOUT", "LOCALIZER", "LOCALISER", "SCANOGRAM", "TOPOGRAM"})
 
 
 def dataset_name(ds: Dataset) -> str:
@@ -257,3 +273,69 @@ def summarize_dicom(ds: Dataset) -> dict[str, Any]:
 def _text(ds: Dataset, keyword: str) -> str:
     value = ds.get(keyword)
     return "" if value is None else str(value).strip(" \0")
+
+
+@dataclass(frozen=True)
+class ProjectionView:
+    """What a radiograph's header says about its projection, in terms free of identifying values.
+
+    Attributes:
+        kind: ``"ap"`` (ViewPosition AP or PA), ``"ap_text"`` (a free-text tag names AP/PA), ``"unlabelled"``,
+            ``"lateral"`` (ViewPosition lateral/oblique, or a text tag names a lateral view) or ``"scout"`` (a text tag
+            names a scout/localizer).
+        tag: the keyword that decided it (``"ViewPosition"``, ``"SeriesDescription"``, ...; ``""`` when unlabelled).
+        value: the ViewPosition defined term when ``tag`` is ViewPosition, else ``""`` (free text is never kept).
+    """
+
+    kind: str
+    tag: str = ""
+    value: str = ""
+
+    @property
+    def frontal(self) -> bool:
+        """Whether the image may be the AP/PA view (labelled so, or not labelled at all)."""
+        return self.kind in ("ap", "ap_text", "unlabelled")
+
+    def describe(self) -> str:
+        """A clause for "this one ...": ``"is ViewPosition LL"``, ``"is a lateral view (ProtocolName)"``, ..."""
+        if self.tag == "ViewPosition":
+            return f"is ViewPosition {self.value}"
+        if self.kind == "ap_text":
+            return f"is labelled AP/PA in {self.tag} only"
+        if self.kind == "lateral":
+            return f"is a lateral view ({self.tag})"
+        if self.kind == "scout":
+            return f"is a scout/localizer ({self.tag})"
+        return "has no view in the header"
+
+
+def _words(ds: Dataset, keyword: str) -> frozenset[str]:
+    return frozenset(re.split(r"[^A-Z0-9]+", _text(ds, keyword).upper())) - {""}
+
+
+def projection_view(ds: Dataset) -> ProjectionView:
+    """Classify a radiograph's projection from its header (header only; no value is copied out but a defined term).
+
+    Rule, first match wins: a free-text tag (:data:`VIEW_TEXT_TAGS`) naming a scout/localizer -> ``"scout"``;
+    ``ViewPosition`` AP/PA -> ``"ap"``, lateral/oblique -> ``"lateral"`` (other values are ignored); a text tag
+    naming a lateral view (LAT, LATERAL, Lauenstein, frog, axial) without AP/PA -> ``"lateral"``; a text tag naming
+    AP or PA (as a whole word) -> ``"ap_text"``; else ``"unlabelled"``. A tag naming both AP/PA and a lateral view
+    (``"HIP AP + LAT"``) decides nothing.
+    """
+    words = {keyword: _words(ds, keyword) for keyword in VIEW_TEXT_TAGS}
+    for keyword in VIEW_TEXT_TAGS:
+        if words[keyword] & VIEW_WORDS_SCOUT:
+            return ProjectionView("scout", keyword)
+    position = _text(ds, "ViewPosition").upper()
+    if position in VIEW_POSITIONS_AP:
+        return ProjectionView("ap", "ViewPosition", position)
+    if position in VIEW_POSITIONS_LATERAL:
+        return ProjectionView("lateral", "ViewPosition", position)
+    for keyword in VIEW_TEXT_TAGS:
+        if words[keyword] & VIEW_WORDS_LATERAL and not words[keyword] & VIEW_WORDS_AP:
+            return ProjectionView("lateral", keyword)
+    for keyword in VIEW_TEXT_TAGS:
+        if words[keyword] & VIEW_WORDS_AP and not words[keyword] & VIEW_WORDS_LATERAL:
+            return ProjectionView("ap_text", keyword)
+    return ProjectionView("unlabelled")
+

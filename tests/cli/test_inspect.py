@@ -82,7 +82,7 @@ def test_inspect_never_prints_identifying_values(tmp_path, capsys):
         assert value not in out and value not in err
 
 
-def test_inspect_reads_only_the_header(tmp_path, capsys):
+def _garbled_j2k(tmp_path: Path) -> Path:
     path = get_testdata_file("MR_small_jp2klossless.dcm")
     if path is None:
         pytest.skip("pydicom-data is not installed")
@@ -90,8 +90,69 @@ def test_inspect_reads_only_the_header(tmp_path, capsys):
     ds.PixelData = bytes(ds.PixelData[:40]) + b"\x00" * (len(ds.PixelData) - 40)  # undecodable codestream
     garbled = tmp_path / "garbled.dcm"
     ds.save_as(garbled)
-    rc, out, _ = _inspect(capsys, garbled)  # no pixel decoding: the header is still summarised
+    return garbled
+
+
+def test_header_only_skips_pixel_decoding(tmp_path, capsys):
+    garbled = _garbled_j2k(tmp_path)
+    rc, out, _ = _inspect(capsys, garbled, "--header-only")  # no pixel decoding: the header is still summarised
     assert rc == 0 and json.loads(out)["transfer_syntax"] == "JPEG 2000 Image Compression (Lossless Only)"
+    rc, out, err = _inspect(capsys, garbled)
+    _assert_one_line_error(rc, out, err, path=garbled, reason="pixel data cannot be decoded (JPEG 2000")
+
+
+def _truncated_pixel_data(ds: pydicom.Dataset) -> None:
+    ds.PixelData = bytes(ds.PixelData[: len(ds.PixelData) // 2 & ~1])
+
+
+def _rows_over_the_buffer(ds: pydicom.Dataset) -> None:
+    ds.Rows = 60000
+
+
+def _jpeg_baseline_garbage(ds: pydicom.Dataset) -> None:
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGBaseline8Bit
+
+    ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    garbage = np.random.default_rng(0).integers(0, 256, 500, dtype=np.uint8).tobytes()
+    ds.PixelData = encapsulate([b"\xff\xd8\xff\xdb" + garbage + b"\xff\xd9"])  # SOI, a broken DQT, EOI
+    ds["PixelData"].VR = "OB"
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_truncated_pixel_data, "pixel data cannot be decoded (Explicit VR Little Endian; ValueError: The number of "
+                                "bytes of pixel data is less than expected (17828 vs 35660 bytes)"),
+        (_rows_over_the_buffer, "less than expected (35660 vs 12660000 bytes)"),
+        (_jpeg_baseline_garbage, "pixel data cannot be decoded (JPEG Baseline (Process 1);"),
+    ],
+    ids=["truncated_pixel_data", "rows_60000", "jpeg_baseline_garbage"],
+)
+def test_undecodable_pixels_are_a_one_line_error(tmp_path, capsys, damage, reason):
+    ds = pydicom.dcmread(DOG_DX)
+    damage(ds)
+    path = tmp_path / "damaged.dcm"
+    ds.save_as(path)
+    _assert_one_line_error(*_inspect(capsys, path), path=path, reason=reason)
+    rc, out, err = _inspect(capsys, path, "--header-only")
+    assert rc == 0 and err == "" and json.loads(out)["cols"] == 211
+
+
+def test_truncated_file_is_a_one_line_error(tmp_path, capsys):
+    path = tmp_path / "cut.dcm"
+    path.write_bytes(DOG_DX.read_bytes()[:-1000])
+    _assert_one_line_error(*_inspect(capsys, path), path=path, reason="less than expected (34659 vs 35660 bytes)")
+
+
+def test_help_describes_decoding_and_header_only(capsys):
+    with pytest.raises(SystemExit):
+        main(["inspect", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for phrase in ("decode its pixel data the way hipmonai preprocess does", "--header-only", "exits with status 1"):
+        assert phrase in text, phrase
 
 
 @pytest.mark.parametrize(
@@ -120,3 +181,16 @@ def test_console_command_exit_code_and_stderr(tmp_path):
     path.write_bytes(b"not a dicom file\n" * 20)
     result = subprocess.run([str(command), "inspect", str(path)], capture_output=True, text=True, timeout=300)
     _assert_one_line_error(result.returncode, result.stdout, result.stderr, path=path, reason="not a DICOM file")
+
+
+def test_console_command_undecodable_pixels_print_one_line(tmp_path):
+    command = Path(sys.executable).with_name("hipmonai")
+    if not command.exists():
+        pytest.skip(f"{command} not installed (pip install -e .)")
+    ds = pydicom.dcmread(DOG_DX)
+    _jpeg_baseline_garbage(ds)  # every decoder plugin fails; pydicom logs a traceback for each unless held back
+    path = tmp_path / "garbage.dcm"
+    ds.save_as(path)
+    result = subprocess.run([str(command), "inspect", str(path)], capture_output=True, text=True, timeout=300)
+    _assert_one_line_error(result.returncode, result.stdout, result.stderr, path=path,
+                           reason="pixel data cannot be decoded (JPEG Baseline (Process 1);")

@@ -105,6 +105,22 @@ def test_radiographs_without_pts_are_skipped_with_a_reason(hip_cohort, tmp_path)
     assert [s["reason"] for s in summary["skipped"]] == ["no matching landmarks (.pts)"]
 
 
+
+def test_swapped_right_and_left_hips_are_skipped_with_a_reason(hip_cohort, tmp_path):
+    import shutil
+
+    from hipmonai.io.pts import write_pts
+
+    landmarks = tmp_path / "landmarks"
+    shutil.copytree(hip_cohort / "landmarks", landmarks)
+    swapped = sorted(landmarks.rglob("*.pts"))[0]
+    points = read_pts(swapped)
+    half = len(points) // 2
+    write_pts(swapped, np.concatenate([points[half:], points[:half]]))
+    summary = prepare_pelvis_data(hip_cohort / "dicom", landmarks, tmp_path / "out", size_px=32, progress=False)
+    assert len(summary["skipped"]) == 1
+    assert "right and left hips look swapped" in summary["skipped"][0]["reason"]
+
 def test_expand_detection_puts_nan_where_the_detector_has_no_point():
     groups = load_landmark_groups("hip")
     subset = groups.bilateral_detection_subset
