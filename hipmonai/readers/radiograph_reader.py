@@ -5,7 +5,9 @@ MONAI 1.6.1's ``PydicomReader`` gives DX/CR files an identity affine and leaves 
 spacing as :func:`~hipmonai.readers.dicom_header.spacing_from_dataset` defines it (``PixelSpacing``, else
 ``ImagerPixelSpacing`` divided by the magnification factor, else the caller's value), applies the
 modality LUT / rescale, inverts MONOCHROME1 and returns a ``(W, H)`` float array whose affine
-``diag(x_mm, y_mm, 1, 1)`` lets ``Spacingd`` resample in millimetres.
+``diag(x_mm, y_mm, 1, 1)`` lets ``Spacingd`` resample in millimetres. With ``dtype=None`` integer modality values
+stay integer — for the usual DX/CR header the decoded pixels themselves, no copy — so a pipeline that uses a part
+of the radiograph (a crop) converts only that part to float.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ DICOM_SUFFIXES = (".dcm", ".dicom")
 _GREY_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
 _COLOUR_PHOTOMETRICS = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR")
 _LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601, the weights DICOM's YBR_FULL is defined with
+_ROWS_PER_BLOCK = 256  # rows rescaled at a time: a float64 scratch of ~6 MB for a 3000-column radiograph
 
 
 def _stored_range(ds: Dataset) -> tuple[int, int]:
@@ -57,10 +60,11 @@ def _stored_range(ds: Dataset) -> tuple[int, int]:
     return 0, 2**bits - 1
 
 
-def _modality_values(ds: Dataset, stored: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
-    """Apply the modality LUT (``ModalityLUTSequence``) or ``RescaleSlope``/``RescaleIntercept`` (pydicom's code).
+def _modality_span(ds: Dataset) -> tuple[float, float]:
+    """Check ``RescaleSlope``/``RescaleIntercept``; the ``(low, high)`` modality values of the header's stored range.
 
-    Returns the float64 values and the ``(low, high)`` range the stored value range maps to.
+    The stored range comes from ``BitsStored``/``PixelRepresentation``; it maps through the modality LUT
+    (``ModalityLUTSequence``) or the rescale with pydicom's ``apply_modality_lut``.
     """
     from pydicom.pixels import apply_modality_lut
 
@@ -80,8 +84,53 @@ def _modality_values(ds: Dataset, stored: np.ndarray) -> tuple[np.ndarray, tuple
         span = apply_modality_lut(np.arange(low, high + 1, dtype=np.int64), ds)
     else:
         span = apply_modality_lut(np.array([low, high], dtype=np.int64), ds)
-    values = apply_modality_lut(stored, ds).astype(np.float64, copy=False)
-    return values, (float(np.min(span)), float(np.max(span)))
+    return float(np.min(span)), float(np.max(span))
+
+
+def _rescale(ds: Dataset) -> tuple[float, float] | None:
+    """``(slope, intercept)`` that ``apply_modality_lut`` applies (``(1, 0)`` without both tags); ``None`` for a LUT."""
+    if ds.get("ModalityLUTSequence"):
+        return None
+    if "RescaleSlope" not in ds or "RescaleIntercept" not in ds:
+        return 1.0, 0.0
+    values = (ds.get("RescaleSlope"), ds.get("RescaleIntercept"))
+    return None if any(v in (None, "") for v in values) else (float(values[0]), float(values[1]))
+
+
+def _integer_dtype(
+    stored: np.ndarray, rescale: tuple[float, float] | None, inverted_sum: float | None
+) -> np.dtype | None:
+    """The smallest integer dtype holding this image's modality values, or ``None`` when they are not integers.
+
+    Integers: integer stored pixels, no modality LUT, an integer slope and intercept (DX/CR headers carry 1 and 0)
+    and an integer inversion sum. The dtype is chosen from the image's own stored minimum and maximum.
+    """
+    if rescale is None or not np.issubdtype(stored.dtype, np.integer):
+        return None
+    if not all(float(v).is_integer() for v in (*rescale, inverted_sum or 0.0)):
+        return None
+    slope, intercept = (int(v) for v in rescale)
+    ends = [int(v) * slope + intercept for v in (stored.min(), stored.max())]
+    if inverted_sum is not None:
+        ends = [int(inverted_sum) - v for v in ends]
+    low, high = min(ends), max(ends)
+    kinds = (np.int8, np.int16, np.int32, np.int64) if low < 0 else (np.uint8, np.uint16, np.uint32, np.uint64)
+    return next((np.dtype(t) for t in kinds if np.iinfo(t).min <= low and high <= np.iinfo(t).max), None)
+
+
+def _map_rows(ds: Dataset, stored: np.ndarray, inverted_sum: float | None, out: np.ndarray) -> np.ndarray:
+    """Modality values of ``stored`` ``(H, W)`` into ``out`` ``(H, W)`` (any dtype, any strides), by blocks of rows.
+
+    Per block: pydicom's ``apply_modality_lut`` (float64 for a rescale), then ``inverted_sum - value`` for
+    MONOCHROME1, then the cast to ``out``'s dtype; the float64 scratch is ``_ROWS_PER_BLOCK`` rows, never the image.
+    """
+    from pydicom.pixels import apply_modality_lut
+
+    for start in range(0, stored.shape[0], _ROWS_PER_BLOCK):
+        rows = slice(start, start + _ROWS_PER_BLOCK)
+        values = apply_modality_lut(stored[rows], ds)
+        out[rows] = values if inverted_sum is None else inverted_sum - values.astype(np.float64, copy=False)
+    return out
 
 
 def _to_grey(ds: Dataset, array: np.ndarray, photometric: str) -> np.ndarray:
@@ -100,8 +149,10 @@ def _to_grey(ds: Dataset, array: np.ndarray, photometric: str) -> np.ndarray:
     return array.astype(np.float64) @ _LUMA_WEIGHTS
 
 
-def radiograph_array(ds: Dataset) -> np.ndarray:
-    """Decode a single-frame radiograph to modality values with bone bright, ``(H, W)`` = (rows, columns) float64.
+def radiograph_array(
+    ds: Dataset, dtype: np.dtype | type | str | None = np.float64, *, columns_first: bool = False
+) -> np.ndarray:
+    """Decode a single-frame radiograph to modality values with bone bright, ``(H, W)`` = (rows, columns).
 
     Steps: decode through pydicom's pixel handlers (uncompressed, RLE, JPEG lossless/baseline, JPEG-LS,
     JPEG 2000 via the pylibjpeg plugins); for MONOCHROME1/MONOCHROME2 apply the modality LUT or
@@ -110,11 +161,24 @@ def radiograph_array(ds: Dataset) -> np.ndarray:
     rescale — the mapping does not depend on the image content, keeps the range, and makes the minimum
     (shown white in MONOCHROME1) the maximum. Colour images (RGB, YBR_*, PALETTE COLOR) become grey with a
     warning (no rescale or inversion: neither is defined for colour). No VOI LUT / windowing is applied.
+    The rescale and inversion run a block of rows at a time, so no full-size float64 copy is ever made.
+
+    Args:
+        ds: the dataset, pixel data not yet decoded.
+        dtype: dtype of the values (the float64 result rounded to it). ``None``: keep integer modality values
+            integer (no modality LUT, integer slope and intercept, as DX/CR headers have) in the smallest integer
+            dtype that holds this image's values — the decoded array itself when the rescale is the identity
+            and the image is MONOCHROME2, no copy at all; float32 otherwise.
+        columns_first: return ``(W, H)`` = (columns, rows), the readers' axis order, instead: C-contiguous for a
+            given ``dtype``, the transposed view of the ``(H, W)`` result (no copy) for ``dtype=None``.
 
     Raises:
+        ValueError: ``dtype`` is neither a floating type nor ``None``.
         InputError: multi-frame data, undecodable or truncated pixel data, or an unsupported photometric
             interpretation; the message names the file and the reason.
     """
+    if dtype is not None and not np.issubdtype(np.dtype(dtype), np.floating):
+        raise ValueError(f"dtype must be a floating type or None, got {np.dtype(dtype)}.")
     name = dataset_name(ds)
     frames = ds.get("NumberOfFrames")
     try:
@@ -136,11 +200,24 @@ def radiograph_array(ds: Dataset) -> np.ndarray:
     if stored.shape[:2] != expected:
         raise InputError(f"{name}: decoded pixel data of shape {stored.shape} does not match Rows x Columns {expected}")
     if photometric in _COLOUR_PHOTOMETRICS:
-        return _to_grey(ds, stored, photometric)
+        grey = _to_grey(ds, stored, photometric)
+        return np.ascontiguousarray(grey.T if columns_first else grey, dtype=np.float32 if dtype is None else dtype)
     if stored.ndim != 2:
         raise InputError(f"{name}: {photometric} pixel data of shape {stored.shape} is not (rows, cols)")
-    values, (low, high) = _modality_values(ds, stored)
-    return (low + high) - values if is_inverted(ds) else values
+    low, high = _modality_span(ds)
+    inverted_sum = (low + high) if is_inverted(ds) else None
+    if dtype is None:
+        rescale = _rescale(ds)
+        if rescale == (1.0, 0.0) and inverted_sum is None and np.issubdtype(stored.dtype, np.integer):
+            return stored.T if columns_first else stored
+        native = _integer_dtype(stored, rescale, inverted_sum)
+        values = _map_rows(ds, stored, inverted_sum, np.empty(stored.shape, np.float32 if native is None else native))
+        return values.T if columns_first else values
+    if not columns_first:
+        return _map_rows(ds, stored, inverted_sum, np.empty(stored.shape, dtype))
+    values_wh = np.empty(stored.shape[::-1], dtype)
+    _map_rows(ds, stored, inverted_sum, values_wh.T)
+    return values_wh
 
 
 def _radiograph_meta(ds: Dataset, shape_wh: tuple[int, int], spacing_xy_mm: tuple[float, float], source: str) -> dict:
@@ -170,7 +247,9 @@ class RadiographReader(ImageReader):
 
     Output: a ``(W, H)`` = (columns, rows) array — MONAI's reader axis order, the transpose of pydicom's
     ``pixel_array`` — of modality values (rescale applied, MONOCHROME1 inverted so bone is bright; see
-    :func:`radiograph_array`); ``LoadImage(ensure_channel_first=True)`` makes it ``(1, W, H)``. Metadata:
+    :func:`radiograph_array`), C-contiguous in ``dtype``, or with ``dtype=None`` integer values kept in an integer
+    dtype as the transposed view of the decoded array (no copy; MONAI's ``PILReader`` returns such views too);
+    ``LoadImage(ensure_channel_first=True)`` makes it ``(1, W, H)``. Metadata:
     ``affine``/``original_affine`` ``diag(x_mm, y_mm, 1, 1)`` with zero origin, ``spatial_shape`` ``(W, H)``,
     ``space`` RAS (an in-plane mm map, not patient space), and ``spacing_xy_mm`` (x, y), ``spacing_source``,
     ``photometric``, ``inverted``, ``laterality``, ``modality``, ``transfer_syntax``, ``source_uid_hash`` —
@@ -184,7 +263,9 @@ class RadiographReader(ImageReader):
     Args:
         spacing_xy_mm: fallback ``(x, y)`` spacing in mm for files without a usable spacing tag.
         force_spacing: use ``spacing_xy_mm`` even when a file has its own spacing.
-        dtype: floating dtype of the returned array.
+        dtype: floating dtype of the returned array; ``None``: integer modality values stay integer (the
+            stored pixels themselves for a MONOCHROME2 image with the identity rescale, see
+            :func:`radiograph_array`), so a pipeline can convert only the part it uses to float.
 
     Example::
 
@@ -197,12 +278,14 @@ class RadiographReader(ImageReader):
         self,
         spacing_xy_mm: Sequence[float] | None = None,
         force_spacing: bool = False,
-        dtype: np.dtype | type | str = np.float32,
+        dtype: np.dtype | type | str | None = np.float32,
     ) -> None:
         super().__init__()
-        self.dtype = np.dtype(dtype)
-        if not np.issubdtype(self.dtype, np.floating):
-            raise ValueError(f"dtype must be a floating type (rescaled values are fractional), got {self.dtype}.")
+        self.dtype = None if dtype is None else np.dtype(dtype)
+        if self.dtype is not None and not np.issubdtype(self.dtype, np.floating):
+            raise ValueError(
+                f"dtype must be a floating type or None (rescaled values are fractional), got {self.dtype}."
+            )
         if spacing_xy_mm is None and force_spacing:
             raise ValueError("force_spacing=True needs spacing_xy_mm, the spacing that overrides the files'.")
         self.spacing_xy_mm = None if spacing_xy_mm is None else validate_spacing_xy_mm(spacing_xy_mm)
@@ -261,7 +344,7 @@ class RadiographReader(ImageReader):
         meta: dict = {}
         for ds in [img] if isinstance(img, Dataset) else img:  # a Dataset is itself iterable (over its elements)
             spacing, source = spacing_from_dataset(ds, self.spacing_xy_mm, force=self.force_spacing)
-            array_wh = np.ascontiguousarray(radiograph_array(ds).T, dtype=self.dtype)
+            array_wh = radiograph_array(ds, self.dtype, columns_first=True)
             header = _radiograph_meta(ds, array_wh.shape, spacing, source)
             arrays.append(array_wh)
             _copy_compatible_dict(header, meta)
@@ -273,7 +356,7 @@ def load_radiograph(
     spacing_xy_mm: Sequence[float] | None = None,
     *,
     force_spacing: bool = False,
-    dtype: np.dtype | type | str = np.float32,
+    dtype: np.dtype | type | str | None = np.float32,
 ) -> tuple[np.ndarray, dict]:
     """Read one radiograph outside a MONAI pipeline, exactly as :class:`RadiographReader` does.
 
@@ -281,7 +364,7 @@ def load_radiograph(
         path: the DICOM file.
         spacing_xy_mm: fallback ``(x, y)`` spacing in mm for a file without a usable spacing tag.
         force_spacing: use ``spacing_xy_mm`` even when the file has its own spacing.
-        dtype: floating dtype of the array.
+        dtype: floating dtype of the array; ``None``: integer values stay integer (see :class:`RadiographReader`).
 
     Returns:
         ``(array_wh, meta)``: the ``(W, H)`` = (columns, rows) array, bone bright, and the reader's metadata

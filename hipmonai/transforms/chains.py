@@ -9,7 +9,7 @@ from monai.transforms import Compose
 from hipmonai.transforms.config import load_preprocessing_config
 from hipmonai.transforms.femoral_head import FemoralHeadCircled
 from hipmonai.transforms.intensity import PercentileScaled
-from hipmonai.transforms.spatial import CropAroundPointd, FlipLeftHipd, ResampleToSpacingd
+from hipmonai.transforms.spatial import FlipLeftHipd, ResampleCropAroundPointd
 
 __all__ = ["hip_preprocessing"]
 
@@ -33,16 +33,25 @@ def hip_preprocessing(
     Every ``None`` argument takes its default from ``configs/preprocessing.json`` (0.4 mm, 224 px, percentiles
     5/95 without clipping, radius 10–40 mm) and ``head_indices`` from ``configs/landmark_groups.json``.
 
+    The circle is fitted to the landmarks mapped onto the resampled grid (no pixel needed), and only the pixels
+    of the crop are resampled: :class:`~hipmonai.transforms.FemoralHeadCircled` with ``spacing_mm``, then
+    :class:`~hipmonai.transforms.ResampleCropAroundPointd`, then scaling and flip — the result of resampling the
+    whole radiograph and cropping it, at the cost of a crop, whatever the radiograph's size. The input image
+    is read, never copied whole, and may keep its stored integer dtype (``load_radiograph(dtype=None)``);
+    both hips of one radiograph can share it.
+
     Input dict (one hip):
-        ``image_keys[0]`` (``"image"``): ``MetaTensor`` ``(1, W, H)`` whose affine maps pixel ``(x, y)`` to mm,
-        ``diag(sx, sy, 1, 1)`` from :class:`hipmonai.readers.RadiographReader`; further ``image_keys`` and the
-        ``mask_keys`` (e.g. ``"lesion_mask"`` ``(4, W, H)`` uint8) share its shape and affine.
+        ``image_keys[0]`` (``"image"``): ``MetaTensor`` ``(1, W, H)``, float or integer, whose affine maps pixel
+        ``(x, y)`` to mm, ``diag(sx, sy, 1, 1)`` from :class:`hipmonai.readers.RadiographReader`; further
+        ``image_keys`` and the ``mask_keys`` (e.g. ``"lesion_mask"`` ``(4, W, H)`` uint8) share its shape and
+        affine.
         ``landmarks_key``: ``(80, 2)`` ``(x, y)`` pixel coordinates in that image, ``NaN`` = missing.
         ``side_key``: ``"right"`` or ``"left"``.
 
     Output dict (input keys kept, these replaced or added):
-        image keys ``(C, crop_px, crop_px)`` float32, scaled by percentiles; mask keys ``(C, crop_px, crop_px)``
-        in their input dtype (nearest interpolation, padded with 0, never scaled);
+        image keys ``(C, crop_px, crop_px)`` float32, scaled by percentiles, padded (before scaling) with the
+        input image's minimum where the crop runs past the radiograph; mask keys ``(C, crop_px, crop_px)`` in
+        their input dtype (nearest interpolation, padded with 0, never scaled);
         ``landmarks`` ``(80, 2)`` float32 crop pixels (``NaN`` stays ``NaN``);
         ``"crop_offset_xy"`` int64 ``(2,)``: the crop's ``(0, 0)`` in resampled full-image pixels, before the flip
         (negative where the crop was padded at the left/top);
@@ -62,6 +71,8 @@ def hip_preprocessing(
         spacing_mm: target spacing in mm, one number or ``(x, y)``.
         crop_px: side of the square crop in pixels at ``spacing_mm``.
         image_keys: intensity images: bilinear (anti-aliased) resampling, padded with their own minimum, scaled.
+            (The minimum of the image as given, which equals that of the resampled image whenever the darkest
+            value covers a patch wider than the anti-aliasing Gaussian, as collimation or air does.)
         mask_keys: masks/labels: nearest resampling, padded with 0, not scaled; dtype kept.
         head_indices: landmark indices of the femoral head sub-curve.
         radius_range_mm: plausible femoral head radius ``(min, max)`` in mm; outside → ``InputError``.
@@ -103,25 +114,21 @@ def hip_preprocessing(
     n_img, n_mask = len(image_keys), len(mask_keys)
     return Compose(
         [
-            ResampleToSpacingd(
-                keys,
-                spacing_mm=spacing_mm,
-                mode=("bilinear",) * n_img + ("nearest",) * n_mask,
-                anti_aliasing=(anti_aliasing,) * n_img + (False,) * n_mask,
-                ref_key=image_keys[0],
-                landmarks_key=landmarks_key,
-                allow_missing_keys=allow_missing_keys,
-            ),
             FemoralHeadCircled(
                 landmarks_key=landmarks_key,
                 image_key=image_keys[0],
                 head_indices=head_indices,
                 radius_range_mm=radius_range_mm,
+                spacing_mm=spacing_mm,
             ),
-            CropAroundPointd(
+            ResampleCropAroundPointd(
                 keys,
+                spacing_mm=spacing_mm,
                 roi_size_px=crop_px,
+                mode=("bilinear",) * n_img + ("nearest",) * n_mask,
+                anti_aliasing=(anti_aliasing,) * n_img + (False,) * n_mask,
                 pad_value=("min",) * n_img + (0,) * n_mask,
+                ref_key=image_keys[0],
                 landmarks_key=landmarks_key,
                 allow_missing_keys=allow_missing_keys,
             ),

@@ -15,7 +15,8 @@ from monai.utils import TransformBackends
 from hipmonai.errors import InputError
 from hipmonai.io import load_landmark_groups
 from hipmonai.transforms.config import load_preprocessing_config, spacing_pair, value_range
-from hipmonai.transforms.geometry import as_points, fit_circle_taubin
+from hipmonai.transforms.geometry import apply_affine_to_points, as_points, fit_circle_taubin
+from hipmonai.transforms.spatial import ResampleToSpacing
 
 __all__ = ["FemoralHeadCircle", "FemoralHeadCircled"]
 
@@ -86,8 +87,13 @@ class FemoralHeadCircle(Transform):
 class FemoralHeadCircled(MapTransform):
     """Dictionary twin of :class:`FemoralHeadCircle`: reads the landmarks and the image's spacing, writes the circle.
 
-    The spacing is read from ``data[image_key]``'s affine (a ``MetaTensor``), so run it after
-    :class:`~hipmonai.transforms.ResampleToSpacingd`; centre and radius are in that image's pixels.
+    Without ``spacing_mm`` the spacing is read from ``data[image_key]``'s affine (a ``MetaTensor``), so run it
+    after :class:`~hipmonai.transforms.ResampleToSpacingd`; centre and radius are in that image's pixels. With
+    ``spacing_mm`` the landmarks, in pixels of ``data[image_key]`` (any spacing, anisotropic too), are first
+    mapped onto the grid that image resamples to at ``spacing_mm`` (:meth:`ResampleToSpacing.grid`, no pixel
+    read; the points rounded to float32 as :class:`~hipmonai.transforms.ResampleToSpacingd` stores them), and
+    centre and radius are in *those* pixels — what a following
+    :class:`~hipmonai.transforms.ResampleCropAroundPointd` crops around. ``data[landmarks_key]`` is not changed.
 
     Args:
         landmarks_key: key of the ``(N, 2)`` pixel ``(x, y)`` landmarks.
@@ -96,6 +102,8 @@ class FemoralHeadCircled(MapTransform):
         radius_range_mm: see :class:`FemoralHeadCircle`.
         center_key: where to write the ``(x, y)`` centre (float64 ``(2,)`` array, pixels).
         radius_key: where to write the radius (float, pixels).
+        spacing_mm: fit in the pixels of the image resampled to this spacing, one number or ``(x, y)`` mm
+            (``None``: in the image's own pixels, which must be square).
         allow_missing_keys: skip (write nothing) when the landmarks are missing.
     """
 
@@ -109,10 +117,12 @@ class FemoralHeadCircled(MapTransform):
         radius_range_mm: Sequence[float] | None = None,
         center_key: Hashable = "femoral_head_center_px",
         radius_key: Hashable = "femoral_head_radius_px",
+        spacing_mm: float | Sequence[float] | None = None,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(landmarks_key, allow_missing_keys)
         self.fitter = FemoralHeadCircle(head_indices, radius_range_mm)
+        self.resampler = None if spacing_mm is None else ResampleToSpacing(spacing_mm)
         self.image_key = image_key
         self.center_key = center_key
         self.radius_key = radius_key
@@ -126,8 +136,13 @@ class FemoralHeadCircled(MapTransform):
                     f"data[{self.image_key!r}] must be a MetaTensor whose affine gives the pixel spacing, "
                     f"got {type(image).__name__}"
                 )
-            spacing = affine_to_spacing(image.affine, r=2, suppress_zeros=False)
-            center, radius = self.fitter(d[key], tuple(float(s) for s in spacing))
+            landmarks, affine = d[key], image.affine
+            if self.resampler is not None:
+                grid_affine, _ = self.resampler.grid(image)
+                matrix = ResampleToSpacing.points_affine(affine, grid_affine)
+                landmarks, affine = apply_affine_to_points(landmarks, matrix, dtype=np.float32), grid_affine
+            spacing = affine_to_spacing(affine, r=2, suppress_zeros=False)
+            center, radius = self.fitter(landmarks, tuple(float(s) for s in spacing))
             d[self.center_key] = center
             d[self.radius_key] = radius
         return d

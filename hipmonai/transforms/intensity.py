@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from monai.config import DtypeLike, KeysCollection
+from monai.config import DtypeLike, KeysCollection, NdarrayOrTensor
 from monai.transforms import ScaleIntensityRangePercentiles, ScaleIntensityRangePercentilesd
+from monai.utils import convert_data_type
 
 from hipmonai.transforms.config import load_preprocessing_config, value_range
 
@@ -46,6 +47,13 @@ class PercentileScale(ScaleIntensityRangePercentiles):
     ) -> None:
         lower, upper, clip = _defaults(percentiles, clip)
         super().__init__(lower=lower, upper=upper, b_min=0.0, b_max=1.0, clip=clip, relative=False, dtype=dtype)
+
+    def _normalize(self, img: NdarrayOrTensor) -> NdarrayOrTensor:
+        """MONAI's scaling on a numpy view of ``img``: ``numpy.percentile`` partitions where ``torch.quantile`` sorts.
+
+        MONAI turns to numpy only above 10**6 values; in torch one percentile of a 224 x 224 crop costs about 5 ms.
+        """
+        return super()._normalize(convert_data_type(img, np.ndarray)[0])
 
 
 class PercentileScaled(ScaleIntensityRangePercentilesd):
@@ -79,3 +87,4 @@ class PercentileScaled(ScaleIntensityRangePercentilesd):
             dtype=dtype,
             allow_missing_keys=allow_missing_keys,
         )
+        self.scaler = PercentileScale((lower, upper), clip=clip, dtype=dtype)

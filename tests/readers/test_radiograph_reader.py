@@ -189,7 +189,7 @@ def test_dtype_option(tmp_path):
     array, _ = load_radiograph(path, dtype=np.float64)
     assert array.dtype == np.float64
     np.testing.assert_array_equal(array, pixels.T)
-    with pytest.raises(ValueError, match="dtype must be a floating type"):
+    with pytest.raises(ValueError, match=r"dtype must be a floating type or None .*got int16"):
         RadiographReader(dtype=np.int16)
 
 
@@ -308,6 +308,81 @@ def test_non_dicom_and_garbage(tmp_path, content, message):
 def test_radiograph_array_is_rows_by_columns():
     ds = pydicom.dcmread(DOG_DX)
     assert radiograph_array(ds).shape == (169, 211)
+
+
+# --- integer values kept (dtype=None) ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("monochrome1", [False, True])
+def test_native_dtype_keeps_the_stored_integers(tmp_path, monochrome1):
+    path, pixels, _ = _phantom(tmp_path, monochrome1=monochrome1, transfer_syntax="j2k")
+    floats, _ = load_radiograph(path)
+    array, meta = load_radiograph(path, dtype=None)
+    assert array.dtype == np.uint16 and array.shape == floats.shape == pixels.T.shape
+    np.testing.assert_array_equal(array, floats)  # the same modality values, MONOCHROME1 inverted
+    assert floats.flags.c_contiguous and not array.flags.c_contiguous  # a view: no transposing copy
+    assert array.T.flags.c_contiguous and meta[MetaKeys.SPATIAL_SHAPE].tolist() == list(array.shape)
+    ds = pydicom.dcmread(path)
+    decoded = radiograph_array(ds, None)
+    assert decoded.shape == pixels.shape and decoded.dtype == np.uint16
+    assert (decoded.base is None) is monochrome1  # MONOCHROME2 with the identity rescale: pydicom's array itself
+    with pytest.raises(ValueError, match="dtype must be a floating type or None, got int32"):
+        radiograph_array(ds, np.int32)
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected_dtype"),
+    [
+        ({"RescaleIntercept": "-1024"}, np.int16),  # integer rescale: an integer dtype that holds the values
+        ({"RescaleSlope": "2", "RescaleIntercept": "70000"}, np.uint32),
+        ({"RescaleSlope": "0.5"}, np.float32),  # fractional values: float32, never float64
+    ],
+)
+def test_native_dtype_follows_the_rescale(tmp_path, tags, expected_dtype):
+    path, _, _ = _phantom(tmp_path)
+    path = _rewrite(path, tmp_path / "rescaled.dcm", **tags)
+    floats, _ = load_radiograph(path, dtype=np.float64)
+    array, _ = load_radiograph(path, dtype=None)
+    assert array.dtype == expected_dtype
+    np.testing.assert_array_equal(array, floats.astype(expected_dtype) if expected_dtype is np.float32 else floats)
+
+
+@pytest.mark.parametrize("path", CSPINE_CR[:1], ids=lambda p: p.name)
+def test_native_dtype_of_a_fractional_rescale_then_inversion(path):
+    floats, _ = load_radiograph(path)
+    array, _ = load_radiograph(path, dtype=None)
+    assert array.dtype == np.float32
+    np.testing.assert_array_equal(array, floats)
+
+
+def test_native_dtype_of_a_modality_lut_is_float32(tmp_path):
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    path, _, _ = _phantom(tmp_path, shape_hw=(6, 5), bits_stored=8)
+    ds = pydicom.dcmread(path)
+    item = Dataset()
+    item.add_new("LUTDescriptor", "US", [256, 0, 16])
+    item.add_new("LUTData", "US", (np.arange(256) ** 2 // 16).tolist())
+    item.ModalityLUTType = "US"
+    ds.ModalityLUTSequence = Sequence([item])
+    del ds.RescaleSlope, ds.RescaleIntercept, ds.RescaleType
+    ds.save_as(tmp_path / "lut.dcm")
+    array, _ = load_radiograph(tmp_path / "lut.dcm", dtype=None)
+    assert array.dtype == np.float32
+    np.testing.assert_array_equal(array, load_radiograph(tmp_path / "lut.dcm")[0])
+
+
+def test_rescale_runs_by_blocks_of_rows(tmp_path, monkeypatch):
+    from hipmonai.readers import radiograph_reader
+
+    monkeypatch.setattr(radiograph_reader, "_ROWS_PER_BLOCK", 7)  # blocks of 7 rows, the last one short
+    path, pixels, _ = _phantom(tmp_path, shape_hw=(30, 11), monochrome1=True)
+    path = _rewrite(path, tmp_path / "rescaled.dcm", RescaleSlope="0.25", RescaleIntercept="3")
+    array, _ = load_radiograph(path, dtype=np.float64)
+    low, high = 3.0, 3.0 + 0.25 * 4095
+    stored = pydicom.dcmread(path).pixel_array.astype(np.float64)
+    np.testing.assert_array_equal(array, ((low + high) - (0.25 * stored + 3.0)).T)
 
 
 # --- the MONAI side --------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from transform_factories import radiograph
 
 from hipmonai import InputError
 from hipmonai.io import load_landmark_groups
-from hipmonai.transforms import FemoralHeadCircle, FemoralHeadCircled
+from hipmonai.transforms import FemoralHeadCircle, FemoralHeadCircled, ResampleToSpacingd
 
 HEAD = load_landmark_groups("hip").curves["femoral_head"]
 
@@ -63,3 +63,19 @@ def test_too_few_head_points_anisotropic_spacing_and_short_landmarks(rng):
         FemoralHeadCircled()({"image": np.zeros((1, 4, 4)), "landmarks": np.zeros((80, 2))})
     with pytest.raises(ValueError, match=r"head_indices must be at least 3 .*\[1, 2\]"):
         FemoralHeadCircle(head_indices=[1, 2])
+
+
+def test_fit_on_the_resampled_grid_needs_no_resampled_image(rng):
+    spacing_xy_mm = (0.15, 0.18)
+    landmarks_mm = hip_landmarks(40.0, 45.0, 22.0, rng)  # a 22 mm head: a circle in mm, an ellipse in pixels
+    data = {
+        "image": radiograph(np.zeros((1, 600, 500), np.uint16), spacing_xy_mm),
+        "landmarks": landmarks_mm / np.asarray(spacing_xy_mm),
+    }
+    expected = FemoralHeadCircled()(ResampleToSpacingd("image", 0.4)(data))
+    out = FemoralHeadCircled(spacing_mm=0.4)(data)
+    np.testing.assert_array_equal(out["femoral_head_center_px"], expected["femoral_head_center_px"])
+    assert out["femoral_head_radius_px"] == expected["femoral_head_radius_px"] == pytest.approx(22.0 / 0.4)
+    assert out["landmarks"] is data["landmarks"] and out["image"] is data["image"]  # nothing resampled or moved
+    with pytest.raises(InputError, match="isotropic pixels"):
+        FemoralHeadCircled()(data)  # in its own anisotropic pixels a circle cannot be fitted

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from monai.data import MetaTensor
+from monai.transforms import ScaleIntensityRangePercentilesd
 from transform_factories import radiograph
 
 from hipmonai.transforms import PercentileScale, PercentileScaled
@@ -39,3 +41,14 @@ def test_scaling_leaves_other_keys_alone(rng):
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         PercentileScale(**kwargs)
+
+
+def test_numpy_percentiles_give_monais_torch_result(rng):
+    image = radiograph(rng.gamma(2.0, 300.0, size=(1, 224, 224)).astype(np.float32), (0.4, 0.4))
+    transform = PercentileScaled("image")
+    assert isinstance(transform.scaler, PercentileScale)  # the dictionary twin runs the array transform
+    out = transform({"image": image})["image"]
+    monai_out = ScaleIntensityRangePercentilesd("image", 5, 95, 0.0, 1.0)({"image": image})["image"]  # quantile
+    assert isinstance(out, MetaTensor) and out.dtype == monai_out.dtype
+    np.testing.assert_allclose(out.numpy(), monai_out.numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(out.affine, image.affine)

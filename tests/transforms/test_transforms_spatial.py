@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 from monai.data import MetaTensor
+from monai.networks.layers import separable_filtering
 from transform_factories import centroids_px, radiograph
 
 from hipmonai import InputError
@@ -12,11 +13,14 @@ from hipmonai.transforms import (
     CropAroundPointd,
     FlipLeftHip,
     FlipLeftHipd,
+    ResampleCropAroundPoint,
+    ResampleCropAroundPointd,
     ResampleToSpacing,
     ResampleToSpacingd,
     apply_affine_to_points,
     px_affine_between,
 )
+from hipmonai.transforms.spatial import _smooth
 
 
 def gaussian_blobs(points_px: np.ndarray, shape_wh: tuple[int, int], sigma_px: float = 2.5) -> np.ndarray:
@@ -213,3 +217,111 @@ def test_array_matrices_agree_with_the_dictionary_results():
         apply_affine_to_points(point, chain), [[8 - 1 - (4.0 * 1.125 - offset[0]), 2.0 * 1.25 - offset[1]]]
     )
     assert isinstance(flipped, MetaTensor)
+
+
+# ---------------------------------------------------------------- resample only the crop
+
+
+def test_smoothing_is_monai_separable_filtering(rng):
+    image = radiograph(rng.uniform(0, 4000, size=(2, 37, 29)).astype(np.float32), (0.15, 0.3))
+    kernels = ResampleToSpacing(0.4).kernels(image)
+    assert [len(k) for k in kernels] == [7, 3]  # sigma 0.83 and 0.17 input pixels, 4 sigma either side
+    assert all(float(k.sum()) == pytest.approx(1.0, abs=1e-6) for k in kernels)  # a flat region keeps its value
+    expected = separable_filtering(image.as_tensor()[None], kernels, mode="replicate")[0]
+    torch.testing.assert_close(_smooth(image.as_tensor(), kernels), expected, rtol=1e-6, atol=1e-3)
+    assert ResampleToSpacing(0.4, anti_aliasing=False).kernels(image) is None
+    assert ResampleToSpacing(0.4).kernels(image, mode="nearest") is None
+    assert ResampleToSpacing(0.1).kernels(image) is None  # nothing shrinks
+
+
+def test_grid_is_the_resampled_images(rng):
+    resampler = ResampleToSpacing((0.4, 0.3))
+    for shape_wh, spacing in [((101, 87), (0.45, 0.5)), ((101, 87), (0.45, 0.5)), ((60, 87), (0.2, 0.5))]:
+        image = radiograph(rng.uniform(size=(1, *shape_wh)).astype(np.float32), spacing)
+        resampled = resampler(image)
+        affine, shape = resampler.grid(image)  # the second image reuses the first's grid, the third must not
+        assert shape == tuple(resampled.shape[1:]) and affine.dtype == torch.float64
+        torch.testing.assert_close(affine, resampled.affine.to(torch.float64), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("spacing", "center", "padded"),
+    [
+        ((0.15, 0.18), (40.3, 35.6), False),  # both axes shrink: Gaussian margins
+        ((0.15, 0.18), (3.2, 60.4), True),  # left and bottom borders
+        ((0.3, 0.5), (70.0, 1.0), True),  # x shrinks, y enlarges; right and top borders
+    ],
+)
+def test_resample_crop_equals_resample_then_crop(rng, spacing, center, padded):
+    shape_wh = (int(30 / spacing[0]), int(26 / spacing[1]))
+    array = np.round(rng.uniform(100, 4000, size=(1, *shape_wh)))  # integers, exact in uint16 and float32
+    array[:, :12] = 50  # a flat darkest patch wider than the Gaussian: the minimum survives the smoothing
+    size = 24
+    expected = CropAroundPoint(size)(ResampleToSpacing(0.4)(radiograph(array.astype(np.float32), spacing)), center)
+    for stored in (np.float32, np.uint16):  # integer pixels: only the region is converted, to float32
+        out = ResampleCropAroundPoint(0.4, size)(radiograph(array.astype(stored), spacing), center)
+        assert isinstance(out, MetaTensor) and out.dtype == torch.float32 and tuple(out.shape) == (1, size, size)
+        torch.testing.assert_close(out.as_tensor(), expected.as_tensor(), rtol=1e-6, atol=1e-3)
+        torch.testing.assert_close(out.affine, expected.affine.to(out.affine.dtype), rtol=0, atol=1e-12)
+    offset = CropAroundPoint(size).offset(center)
+    resampled_wh = ResampleToSpacing(0.4).grid(radiograph(array, spacing))[1]
+    assert padded is bool((offset < 0).any() or (offset + size > np.asarray(resampled_wh)).any())
+    mask = (rng.uniform(size=(3, *shape_wh)) > 0.5).astype(np.uint8)
+    nearest = ResampleCropAroundPoint(0.4, size, mode="nearest", pad_value=0)(radiograph(mask, spacing), center)
+    reference = CropAroundPoint(size, pad_value=0)(
+        ResampleToSpacing(0.4, mode="nearest")(radiograph(mask, spacing)), center
+    )
+    assert nearest.dtype == torch.uint8
+    torch.testing.assert_close(nearest.as_tensor(), reference.as_tensor(), rtol=0, atol=0)
+
+
+def test_resample_crop_pads_with_the_input_minimum_or_a_value(rng):
+    array = rng.uniform(10, 20, size=(1, 80, 70)).astype(np.float32)
+    array[0, 50, 40] = -5.0  # isolated: smoothing lifts it, the padding keeps it
+    image = radiograph(array, (0.15, 0.15))
+    out = ResampleCropAroundPoint(0.4, 16)(image, (0.0, 0.0))
+    assert float(out[0, 0, 0]) == -5.0
+    assert float(ResampleCropAroundPoint(0.4, 16, pad_value=-9.0)(image, (0.0, 0.0))[0, 0, 0]) == -9.0
+    assert float(ResampleCropAroundPoint(0.4, 16)(image, (0.0, 0.0), pad_value=7.0)[0, 0, 0]) == 7.0
+
+
+def test_resample_crop_dictionary_moves_points_and_records_the_crop(rng):
+    spacing, shape_wh = (0.15, 0.18), (200, 170)
+    points = np.column_stack((rng.uniform(60, 140, 6), rng.uniform(60, 110, 6)))
+    points[5] = np.nan
+    data = {
+        "image": radiograph(rng.uniform(size=(1, *shape_wh)).astype(np.float32), spacing),
+        "lesion_mask": radiograph((rng.uniform(size=(2, *shape_wh)) > 0.5).astype(np.uint8), spacing),
+        "landmarks": points,
+        "femoral_head_center_px": np.array([30.2, 35.7]),
+    }
+    keys = ("image", "lesion_mask")
+    out = ResampleCropAroundPointd(keys, 0.4, 32, mode=("bilinear", "nearest"), pad_value=("min", 0))(data)
+    expected = CropAroundPointd(keys, roi_size_px=32, pad_value=("min", 0))(
+        ResampleToSpacingd(keys, 0.4, mode=("bilinear", "nearest"))(data)
+    )
+    for key in ("landmarks", "crop_offset_xy", "px_affine", "pixel_spacing_mm"):
+        np.testing.assert_array_equal(out[key], expected[key], err_msg=key)
+    assert out["landmarks"].dtype == np.float32 and out["crop_offset_xy"].dtype == np.int64
+    torch.testing.assert_close(out["lesion_mask"].as_tensor(), expected["lesion_mask"].as_tensor(), rtol=0, atol=0)
+    torch.testing.assert_close(out["image"].as_tensor(), expected["image"].as_tensor(), rtol=1e-6, atol=1e-6)
+    matrix = ResampleCropAroundPoint.points_affine(data["image"].affine, expected["image"].affine, np.zeros(2))
+    np.testing.assert_allclose(matrix, px_affine_between(data["image"].affine, expected["image"].affine), atol=1e-12)
+    np.testing.assert_allclose(out["px_affine"], px_affine_between(data["image"].affine, out["image"].affine))
+
+
+def test_resample_crop_errors_and_missing_keys():
+    image = radiograph(np.zeros((1, 40, 30), np.float32), (0.2, 0.2))
+    with pytest.raises(InputError, match=r"lies entirely outside the image of spatial shape \(20, 16\)"):
+        ResampleCropAroundPoint(0.4, 8)(image, (60.0, 5.0))  # the resampled shape: 15.5 px rounds to 16
+    with pytest.raises(InputError, match="must be a MetaTensor"):
+        ResampleCropAroundPoint(0.4, 8)(torch.zeros(1, 40, 30), (5.0, 5.0))
+    transform = ResampleCropAroundPointd(("image", "lesion_mask"), 0.4, 8, allow_missing_keys=True)
+    with pytest.raises(KeyError, match="centre key 'femoral_head_center_px'"):
+        transform({"image": image})
+    out = transform({"image": image, "femoral_head_center_px": (5.0, 5.0)})
+    assert tuple(out["image"].shape) == (1, 8, 8) and "lesion_mask" not in out
+    with pytest.raises(KeyError, match="reference key 'image'"):
+        transform({"lesion_mask": image, "femoral_head_center_px": (5.0, 5.0)})
+    with pytest.raises(ValueError, match="ref_key 'mask' must be one of keys"):
+        ResampleCropAroundPointd("image", ref_key="mask")
