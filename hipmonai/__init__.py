@@ -12,8 +12,13 @@ from importlib.metadata import PackageNotFoundError, version
 warnings.filterwarnings("ignore", message=r"Current stack size \(.*\) is below the recommended minimum",
                         category=RuntimeWarning, module=r"holoscan\.core")
 
-from hipmonai.errors import HipmonaiError, InputError  # noqa: E402
+from hipmonai.errors import HipmonaiError, InputError, install_excepthook, running_monai_bundle  # noqa: E402
 from hipmonai.paths import bundle_template_dir, config_dir  # noqa: E402
+
+# a bundle config's "$import hipmonai" under `python -m monai.bundle run`: a failed run ends with the hipmonai error as
+# its last line ("hipmonai: error: ..."), after the usual traceback in which MONAI wraps it several levels deep
+if running_monai_bundle():
+    install_excepthook()
 
 try:
     __version__ = version("hipmonai")

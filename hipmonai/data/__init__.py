@@ -1,8 +1,8 @@
 """Preprocessed data: scan records, resumable part files, the HDF5 store, its MONAI loaders and the
 subject-level manifests.
 
-The MONAI loaders (:class:`LoadHipScan`, :class:`LoadHipScand`) are imported on first use, so the store, parts
-and manifests work without paying for MONAI's import (``hipmonai split``, preprocessing workers).
+The MONAI loaders (:class:`LoadHipScan`, :class:`LoadHipScand`, :class:`SplitDataLoader`) are imported on first use,
+so the store, parts and manifests work without paying for MONAI's import (``hipmonai split``, preprocessing workers).
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ __all__ = [
     "ScanRecord",
     "split_sizes",
     "split_subjects",
+    "SplitDataLoader",
     "store_settings",
     "split_weak_strong",
     "SPLITS",
@@ -85,6 +86,7 @@ __all__ = [
 _LAZY = {
     "LoadHipScan": "hipmonai.data.loaders",
     "LoadHipScand": "hipmonai.data.loaders",
+    "SplitDataLoader": "hipmonai.data.loaders",
     "LoadLandmarkSample": "hipmonai.data.landmark_cache",
     "LoadLandmarkSampled": "hipmonai.data.landmark_cache",
     "LoadRadiographd": "hipmonai.data.landmark_cache",

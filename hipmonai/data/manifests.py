@@ -305,24 +305,47 @@ def load_manifest(path: str | os.PathLike) -> dict[str, Any]:
     return manifest
 
 
-def load_datalist(path: str | os.PathLike, split: str = "training") -> list[dict[str, Any]]:
+def load_datalist(path: str | os.PathLike, split: str = "training", allow_empty: bool = True) -> list[dict[str, Any]]:
     """The items of one split of a checked manifest (absolute ``h5`` paths), e.g. for a bundle config::
 
         "$hipmonai.data.load_datalist(@datalist, 'training')"
+
+    Args:
+        path: the manifest.
+        split: ``"training"``, ``"validation"`` or ``"test"``.
+        allow_empty: return an empty split; ``False`` raises instead (for items that are subsampled before a
+            loader could name the empty split, as the grading bundle's weak/strong subset is).
+
+    Raises:
+        InputError: an unknown split, a bad manifest (:func:`load_manifest`), or an empty split when not
+            ``allow_empty``.
     """
     if split not in SPLITS:
         raise InputError(f"split must be one of {list(SPLITS)}, got {split!r}")
-    return load_manifest(path)[split]
+    items = load_manifest(path)[split]
+    if not items and not allow_empty:
+        raise InputError(f"{path}: the {split} split is empty (0 items)")
+    return items
 
 
-def store_settings(path: str | os.PathLike) -> dict[str, Any]:
+def store_settings(
+    path: str | os.PathLike, crop_px: int | None = None, spacing_mm: float | None = None
+) -> dict[str, Any]:
     """How the hip crops of a manifest's store were made: ``{"spacing_mm": float, "crop_px": int}`` (its root
-    attributes, written by ``hipmonai preprocess``), for a bundle config to record with its checkpoint::
+    attributes, written by ``hipmonai preprocess``), checked against what a bundle config expects, for the config to
+    record with its checkpoint::
 
-        "store_settings": "$hipmonai.data.store_settings(@datalist)"
+        "store_settings": "$hipmonai.data.store_settings(@datalist, crop_px=@image_size_px, spacing_mm=@spacing_mm)"
+
+    Args:
+        path: the manifest.
+        crop_px: the crop side in px the config's network input expects (its ``image_size_px``); ``None``: any.
+        spacing_mm: the isotropic pixel spacing in mm the config expects; ``None``: any. Compared with a relative
+            tolerance of 1e-3 (``89.6 / 64`` is 1.4 up to rounding).
 
     Raises:
-        InputError: the manifest names no store, or the store lacks either attribute.
+        InputError: the manifest names no store, the store lacks either attribute, or it was made at another crop
+            size or spacing than expected (both values named, with the command that makes a matching store).
     """
     manifest = load_manifest(path)
     if not isinstance(manifest.get("store"), str):
@@ -332,4 +355,15 @@ def store_settings(path: str | os.PathLike) -> dict[str, Any]:
     missing = [k for k in ("spacing_mm", "crop_px") if k not in attrs]
     if missing:
         raise InputError(f"{manifest['store']}: the store does not record {missing}; write it with hipmonai preprocess")
-    return {"spacing_mm": float(attrs["spacing_mm"]), "crop_px": int(attrs["crop_px"])}
+    made = {"spacing_mm": float(attrs["spacing_mm"]), "crop_px": int(attrs["crop_px"])}
+    crop_differs = crop_px is not None and int(crop_px) != made["crop_px"]
+    spacing_differs = spacing_mm is not None and not math.isclose(float(spacing_mm), made["spacing_mm"], rel_tol=1e-3)
+    if crop_differs or spacing_differs:
+        want_crop = made["crop_px"] if crop_px is None else int(crop_px)
+        want_spacing = made["spacing_mm"] if spacing_mm is None else float(spacing_mm)
+        raise InputError(
+            f"{manifest['store']}: the store holds {made['crop_px']} px crops at {made['spacing_mm']:g} mm, but the "
+            f"config expects image_size_px {want_crop} px at {want_spacing:g} mm; make a matching store with "
+            f"`hipmonai preprocess --crop {want_crop} --spacing {want_spacing:g}`, or train at the store's size"
+        )
+    return made

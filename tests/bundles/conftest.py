@@ -58,3 +58,45 @@ def knee_data(tmp_path_factory) -> Path:
                            "--spacing", "3", "--quiet"])
     assert args.func(args) == 0
     return root / "data"
+
+
+@pytest.fixture(scope="session")
+def training_input_error():
+    """``training_input_error(workflow) -> str``: initialise and run a bundle ``ConfigWorkflow`` that must stop on an
+    :class:`hipmonai.errors.InputError` before training (MONAI may wrap it); returns the error's message."""
+    from hipmonai.errors import input_error_cause
+
+    def run(workflow) -> str:
+        workflow.initialize()
+        with pytest.raises((RuntimeError, ValueError)) as info:  # MONAI wraps it in RuntimeErrors
+            workflow.run()
+        cause = input_error_cause(info.value)
+        assert cause is not None, f"not an InputError: {info.value!r}"
+        return str(cause)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def rewrite_manifest():
+    """``rewrite_manifest(source, target_dir, training=[])``: a copy of a landmark manifest (pelvis.json, roi.json,
+    ...) in ``target_dir`` under its name, its relative paths made absolute and the given split lists replaced."""
+    return _rewrite_landmark_manifest
+
+
+def _rewrite_landmark_manifest(source: Path, target_dir: Path, **splits: list) -> Path:
+    import json
+    import os
+
+    manifest = json.loads(source.read_text())
+    base = source.resolve().parent
+    for name in ("training", "validation", "test"):
+        manifest[name] = [{**item, **{f: os.path.normpath(base / item[f]) for f in ("h5", "dicom", "pts")
+                                      if f in item}} for item in manifest[name]]
+    if isinstance(manifest.get("dicom_dir"), str):
+        manifest["dicom_dir"] = os.path.normpath(base / manifest["dicom_dir"])
+    manifest.update(splits)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / source.name
+    target.write_text(json.dumps(manifest))
+    return target

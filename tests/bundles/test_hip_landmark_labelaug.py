@@ -47,6 +47,8 @@ def test_workflow_properties_are_complete(files, workflow_type, pelvis_dir, tmp_
     settings = {**TINY_NET, "dataset_dir": str(pelvis_dir), "ckpt_dir": str(tmp_path)}
     if any("demo.json" in f for f in files):
         settings["image_size_px"] = SIZE
+    if workflow_type == "train":  # the tiny training split holds fewer radiographs than the paper's batch of 8
+        settings["batch_size"] = TINY["batch_size"]
     workflow = _workflow(files, workflow_type, **settings)
     workflow.initialize()
     assert workflow.check_properties() == []
@@ -141,3 +143,20 @@ def test_plain_unet_arm_keeps_single_pixel_labels(pelvis_dir, tmp_path):
     assert train.parser.get_parsed_content("train_step").dilation == 0
     handlers = train.parser.get_parsed_content("train#handlers")
     assert not any(type(h).__name__ == "LabelCurriculum" for h in handlers)
+
+
+def test_training_split_smaller_than_the_batch_is_a_clear_error(pelvis_dir, tmp_path, training_input_error):
+    n_train = len(json.loads((pelvis_dir / "pelvis.json").read_text())["training"])
+    workflow = _workflow(TRAIN, "train", **{**TINY, "batch_size": n_train + 1}, dataset_dir=str(pelvis_dir),
+                         ckpt_dir=str(tmp_path), output_dir=str(tmp_path))
+    message = training_input_error(workflow)
+    assert re.search(rf"training split.*\b{n_train} items?\b.*batch_size {n_train + 1}\b.*drop_last", message), message
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_empty_training_split_is_a_clear_error(pelvis_dir, tmp_path, training_input_error, rewrite_manifest):
+    data = rewrite_manifest(pelvis_dir / "pelvis.json", tmp_path / "data", training=[]).parent
+    workflow = _workflow(TRAIN, "train", **TINY, dataset_dir=str(data), ckpt_dir=str(tmp_path),
+                         output_dir=str(tmp_path))
+    message = training_input_error(workflow)
+    assert re.search(r"training split is empty \(0 items, batch_size 2\)", message), message

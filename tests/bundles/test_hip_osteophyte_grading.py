@@ -48,8 +48,10 @@ def test_workflow_properties_are_complete(files, workflow_type, tiny_manifest, t
     # inference reads widen_factor from the checkpoint, so it needs one that records it
     checkpoint = save_checkpoint(MultitaskResNet18(widen_factor=0.125), tmp_path / "model.pt",
                                  TRAINED)
+    # training checks the tiny store (64 px at 1.4 mm) against image_size_px and its hips against batch_size
+    tiny = {k: TINY[k] for k in ("image_size_px", "batch_size")} if workflow_type == "train" else {}
     workflow = _workflow(files, workflow_type, datalist=str(tiny_manifest), num_workers=0, n_strong=4,
-                         ckpt_path=str(checkpoint))
+                         ckpt_path=str(checkpoint), **tiny)
     workflow.initialize()
     assert workflow.check_properties() == []
 
@@ -208,3 +210,33 @@ def test_sweep_and_report_end_to_end(tiny_manifest, tmp_path):
     again = run_sweep(BUNDLE, TRAIN, out, ["masked"], ["all"], overrides, figures=False)  # resumed, not retrained
     assert (out / "masked_rhoall" / "run.json").stat().st_mtime_ns == stamp
     assert json.dumps(again[0]["test"]) == json.dumps(by[("masked", "all")]["test"])  # NaN-safe comparison
+
+
+def test_training_subset_smaller_than_the_batch_is_a_clear_error(tiny_manifest, tmp_path, training_input_error):
+    workflow = _workflow(TRAIN, "train", **{**TINY, "n_strong": 2, "rho": 0}, datalist=str(tiny_manifest),
+                         ckpt_dir=str(tmp_path), output_dir=str(tmp_path))
+    workflow.initialize()
+    n_train = len(workflow.parser.get_parsed_content("train#dataset#data"))
+    assert n_train < TINY["batch_size"]
+    message = training_input_error(workflow)
+    assert re.search(rf"training split.*\b{n_train} items?\b.*batch_size {TINY['batch_size']}\b.*drop_last",
+                     message), message
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_empty_training_split_is_a_clear_error(tiny_manifest, tmp_path, training_input_error):
+    from hipmonai.data import load_manifest, write_manifest
+
+    datalist = write_manifest(tmp_path / "manifest.json", {**load_manifest(tiny_manifest), "training": []})
+    workflow = _workflow(TRAIN, "train", **TINY, datalist=str(datalist), ckpt_dir=str(tmp_path),
+                         output_dir=str(tmp_path))
+    message = training_input_error(workflow)
+    assert re.search(r"training split.*\bempty\b", message) and "num_samples" not in message, message
+
+
+def test_store_made_at_another_crop_size_is_a_clear_error(tiny_manifest, tmp_path, training_input_error):
+    workflow = _workflow(TRAIN, "train", **{**TINY, "image_size_px": 128}, datalist=str(tiny_manifest),
+                         ckpt_dir=str(tmp_path), output_dir=str(tmp_path))
+    message = training_input_error(workflow)
+    assert re.search(r"\b64 px\b", message) and re.search(r"image_size_px.*\b128\b", message), message
+    assert not (tmp_path / "model.pt").exists()

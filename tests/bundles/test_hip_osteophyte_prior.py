@@ -44,7 +44,10 @@ def test_workflow_properties_are_complete(files, workflow_type, tiny_manifest, t
     # inference reads widen_factor from the checkpoint, so it needs one that records it
     checkpoint = save_checkpoint(ResNet18CAM(num_classes=4, widen_factor=0.125), tmp_path / "model.pt",
                                  TRAINED)
-    workflow = _workflow(files, workflow_type, datalist=str(tiny_manifest), num_workers=0, ckpt_path=str(checkpoint))
+    # training checks the tiny store (64 px at 1.4 mm) against image_size_px and its hips against batch_size
+    tiny = {k: TINY[k] for k in ("image_size_px", "batch_size")} if workflow_type == "train" else {}
+    workflow = _workflow(files, workflow_type, datalist=str(tiny_manifest), num_workers=0, ckpt_path=str(checkpoint),
+                         **tiny)
     workflow.initialize()
     assert workflow.check_properties() == []
 
@@ -201,3 +204,40 @@ def test_tracking_mlflow_writes_a_local_sqlite_store(tiny_manifest, tmp_path):
     assert run.info.run_name == "tiny" and run.info.status == "FINISHED"
     assert {"train_loss", "val_loss", "val_mean_auc"} <= set(run.data.metrics)
     assert len(client.get_metric_history(run.info.run_id, "val_loss")) == 2
+
+
+def _with_splits(manifest: Path, target: Path, **splits) -> Path:
+    """A copy of the hip ``manifest`` at ``target`` with the given split lists replaced."""
+    from hipmonai.data import load_manifest, write_manifest
+
+    return write_manifest(target, {**load_manifest(manifest), **splits})
+
+
+def test_training_split_smaller_than_the_batch_is_a_clear_error(tiny_manifest, tmp_path, training_input_error):
+    n_train = len(json.loads(tiny_manifest.read_text())["training"])
+    workflow = _workflow(TRAIN, "train", **{**TINY, "batch_size": n_train + 1}, datalist=str(tiny_manifest),
+                         ckpt_dir=str(tmp_path), output_dir=str(tmp_path))
+    message = training_input_error(workflow)
+    assert re.search(rf"training split.*\b{n_train} items?\b.*batch_size {n_train + 1}\b.*drop_last", message), message
+    assert not (tmp_path / "model.pt").exists()
+
+
+def test_empty_training_split_is_a_clear_error(tiny_manifest, tmp_path, training_input_error):
+    datalist = _with_splits(tiny_manifest, tmp_path / "manifest.json", training=[])
+    workflow = _workflow(TRAIN, "train", **TINY, datalist=str(datalist), ckpt_dir=str(tmp_path),
+                         output_dir=str(tmp_path))
+    message = training_input_error(workflow)
+    assert re.search(r"training split.*\bempty\b", message) and "num_samples" not in message, message
+
+
+@pytest.mark.parametrize("override, named", [
+    ({"image_size_px": 128}, (r"\b64 px\b", r"image_size_px.*\b128\b")),
+    ({"field_of_view_mm": 44.8}, (r"\b1\.4 mm\b", r"\b0\.7 mm\b")),
+])
+def test_store_made_for_another_input_is_a_clear_error(override, named, tiny_manifest, tmp_path,
+                                                        training_input_error):
+    workflow = _workflow(TRAIN, "train", **{**TINY, **override}, datalist=str(tiny_manifest), ckpt_dir=str(tmp_path),
+                         output_dir=str(tmp_path))
+    message = training_input_error(workflow)
+    assert all(re.search(pattern, message) for pattern in named), message
+    assert not (tmp_path / "model.pt").exists()

@@ -63,7 +63,9 @@ def test_workflow_properties_are_complete(files, workflow_type, knee_data, tmp_p
         parser.update({"bundle_root": str(BUNDLE), "dataset_dir": str(knee_data), **tiny_net})
         save_checkpoint(parser.get_parsed_content("network_def"), tmp_path / name,
                         parser.get_parsed_content("trained_with#settings"))
-    workflow = _workflow(files, workflow_type, dataset_dir=str(knee_data), **tiny_net)
+    # the tiny training split (4 knees) holds fewer knees than the paper's batch of 16
+    batch = {"batch_size": TINY["batch_size"]} if workflow_type == "train" else {}
+    workflow = _workflow(files, workflow_type, dataset_dir=str(knee_data), **tiny_net, **batch)
     workflow.initialize()
     assert workflow.check_properties() == []
 
@@ -216,3 +218,39 @@ def test_cosine_lr_override_appends_a_scheduler_that_decays_over_max_epochs():
     base = parser.get_parsed_content("learning_rate")
     assert rates[0] == pytest.approx(base) and rates == sorted(rates, reverse=True)
     assert scheduler.optimizer.param_groups[0]["lr"] == pytest.approx(base * 0.01)
+
+
+@pytest.mark.parametrize("files", [TRAIN, ROI], ids=["landmarks", "roi"])
+def test_training_split_smaller_than_the_batch_is_a_clear_error(files, knee_data, tmp_path, training_input_error):
+    stage = "roi" if files == ROI else "landmarks"
+    n_train = len(json.loads((knee_data / f"{stage}.json").read_text())["training"])
+    workflow = _workflow(files, "train", **{**TINY, "batch_size": n_train + 1}, dataset_dir=str(knee_data),
+                         ckpt_dir=str(tmp_path), output_dir=str(tmp_path), init_from_roi=False)
+    message = training_input_error(workflow)
+    assert re.search(rf"training split.*\b{n_train} items?\b.*batch_size {n_train + 1}\b.*drop_last", message), message
+    assert not list(tmp_path.glob("*.pt"))
+
+
+def test_empty_training_split_is_a_clear_error(knee_data, tmp_path, training_input_error, rewrite_manifest):
+    data = rewrite_manifest(knee_data / "landmarks.json", tmp_path / "data", training=[]).parent
+    workflow = _workflow(TRAIN, "train", **TINY, dataset_dir=str(data), ckpt_dir=str(tmp_path),
+                         output_dir=str(tmp_path), init_from_roi=False)
+    message = training_input_error(workflow)
+    assert re.search(r"training split is empty \(0 items, batch_size 2\)", message), message
+
+
+def test_prefetching_loader_trains_the_same_weights(knee_data, tmp_path):
+    """The training loader's background thread (``prefetch_batches``) changes when batches are made, not which: the
+    augmentations, the shuffle, MixUp and dropout draw the same numbers, so the trained weights are equal."""
+    import torch
+
+    weights = {}
+    for prefetch in (0, 1):
+        train = _workflow(TRAIN, "train", **{**TINY, "max_epochs": 2}, dataset_dir=str(knee_data),
+                          ckpt_dir=str(tmp_path / str(prefetch)), output_dir=str(tmp_path / str(prefetch)),
+                          init_from_roi=False, **{"train#dataloader#prefetch_batches": prefetch})
+        train.initialize()
+        assert train.parser.get_parsed_content("train#dataloader").prefetch_batches == prefetch
+        train.run()
+        weights[prefetch] = train.parser.get_parsed_content("network").state_dict()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

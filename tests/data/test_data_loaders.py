@@ -89,3 +89,77 @@ def test_works_in_dataloader_workers(marker_store):
         assert batch["image"][0, 0, 6, 2] == 1.0 and batch["image"][1, 0, 6, 2] == 2.0
         assert batch["label"].tolist() == [[0, 1, 0, 1], [1, 0, 0, 0]]
         assert batch["lesion_mask"].shape == (2, 4, 7, 5) and batch["landmarks"].shape == (2, 2, 2)
+
+
+@pytest.mark.parametrize("n_items, batch_size, drop_last, message", [
+    (0, 4, True, r"the training split is empty \(0 items, batch_size 4\)"),
+    (0, 1, False, r"the training split is empty"),
+    (3, 4, True, r"the training split has 3 items, fewer than batch_size 4 with drop_last=True"),
+    (1, 2, True, r"has 1 item, fewer than batch_size 2"),
+])
+def test_split_loader_refuses_a_split_without_a_batch(n_items, batch_size, drop_last, message):
+    from hipmonai.data import SplitDataLoader
+
+    with pytest.raises(InputError, match=message):
+        SplitDataLoader(Dataset(list(range(n_items))), split="training", batch_size=batch_size, shuffle=True,
+                        drop_last=drop_last)
+
+
+def test_split_loader_counts_items_per_process_and_loads_like_a_dataloader():
+    from monai.data import DistributedSampler
+
+    from hipmonai.data import SplitDataLoader
+
+    data = Dataset([{"x": torch.tensor([float(i)])} for i in range(5)])
+    loader = SplitDataLoader(data, split="training", batch_size=2, drop_last=True)
+    assert len(loader) == 2 and isinstance(loader, DataLoader)
+    assert [b["x"].flatten().tolist() for b in loader] == [[0.0, 1.0], [2.0, 3.0]]
+    assert len(SplitDataLoader(data, split="validation", batch_size=8)) == 1  # no drop_last: one short batch
+    sampler = DistributedSampler(data, shuffle=False, num_replicas=2, rank=0)  # 3 items on this process
+    with pytest.raises(InputError, match=r"5 items \(3 per process with DistributedSampler\).*batch_size 4"):
+        SplitDataLoader(data, split="training", batch_size=4, drop_last=True, sampler=sampler)
+
+
+def test_prefetching_loader_gives_the_same_shuffled_augmented_batches():
+    from monai.transforms import RandGaussianNoised
+
+    from hipmonai.data import SplitDataLoader
+
+    def epochs(prefetch_batches: int) -> list[torch.Tensor]:
+        transform = RandGaussianNoised("x", prob=1.0)
+        transform.set_random_state(seed=3)
+        data = Dataset([{"x": torch.full((1, 4), float(i))} for i in range(10)], transform)
+        torch.manual_seed(0)  # the shuffle
+        loader = SplitDataLoader(data, batch_size=3, shuffle=True, drop_last=True, prefetch_batches=prefetch_batches)
+        return [b["x"] for _ in range(2) for b in loader]
+
+    plain, ahead = epochs(0), epochs(2)
+    assert len(plain) == 6 and all(torch.equal(a, b) for a, b in zip(plain, ahead, strict=True))
+
+
+def test_prefetch_raises_the_producers_error_and_stops_when_closed_early():
+    import threading
+
+    from hipmonai.data.loaders import prefetch
+
+    def source():  # what a MONAI Compose raises for a transform's InputError
+        yield 1
+        raise RuntimeError("applying transform") from InputError("bad.h5: not a store")
+
+    batches = prefetch(source())
+    assert next(batches) == 1
+    with pytest.raises(RuntimeError, match="applying transform") as info:
+        next(batches)
+    assert isinstance(info.value.__cause__, InputError)
+
+    started = threading.active_count()
+    endless = prefetch(iter(range(10**9)), size=2)
+    assert [next(endless) for _ in range(3)] == [0, 1, 2]
+    endless.close()  # a consumer that stops early: the thread ends
+    assert threading.active_count() == started
+    with pytest.raises(ValueError, match="size must be >= 1"):
+        list(prefetch([], size=0))
+    with pytest.raises(ValueError, match="prefetch_batches must be >= 0"):
+        from hipmonai.data import SplitDataLoader
+
+        SplitDataLoader(Dataset([1]), prefetch_batches=-1)

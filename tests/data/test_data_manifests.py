@@ -240,3 +240,40 @@ def test_schema_and_checker_agree_on_required_fields():
     assert tuple(schema["required"]) == SPLITS
     assert tuple(schema["$defs"]["item"]["required"]) == ITEM_FIELDS
     assert Path(SCHEMA_PATH).with_name("README.md").is_file()
+
+
+def test_load_datalist_refuses_an_empty_split_when_asked(cohort_store, tmp_path):
+    out = write_manifest(tmp_path / "m.json", {**make_datalist(cohort_store, seed=1), "test": []})
+    assert load_datalist(out, "test") == []
+    with pytest.raises(InputError, match=r"m\.json: the test split is empty \(0 items\)"):
+        load_datalist(out, "test", allow_empty=False)
+    assert load_datalist(out, "training", allow_empty=False)
+
+
+@pytest.fixture
+def sized_manifest(tmp_path, make_cohort):
+    """A manifest of a 3-subject store that records 64 px crops at 1.4 mm."""
+    from hipmonai.data import write_store
+
+    store = write_store(tmp_path / "sized.h5", make_cohort(3, seed=2), attrs={"spacing_mm": 1.4, "crop_px": 64})
+    return write_manifest(tmp_path / "sized.json", make_datalist(store, seed=0))
+
+
+@pytest.mark.parametrize("expected", [{}, {"crop_px": 64}, {"crop_px": 64, "spacing_mm": 89.6 / 64},
+                                      {"spacing_mm": 1.4}])
+def test_store_settings_match_what_the_config_expects(sized_manifest, expected):
+    from hipmonai.data import store_settings
+
+    assert store_settings(sized_manifest, **expected) == {"spacing_mm": 1.4, "crop_px": 64}
+
+
+@pytest.mark.parametrize("expected, named", [
+    ({"crop_px": 128}, r"holds 64 px crops at 1\.4 mm, but the config expects image_size_px 128 px at 1\.4 mm"),
+    ({"crop_px": 64, "spacing_mm": 0.7},
+     r"holds 64 px crops at 1\.4 mm, but .* 64 px at 0\.7 mm.*--crop 64 --spacing 0\.7"),
+])
+def test_store_settings_name_both_values_when_the_store_differs(sized_manifest, expected, named):
+    from hipmonai.data import store_settings
+
+    with pytest.raises(InputError, match=rf"sized\.h5: the store {named}"):
+        store_settings(sized_manifest, **expected)
