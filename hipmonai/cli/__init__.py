@@ -14,8 +14,10 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-SUBCOMMANDS = ("phantoms", "inspect", "preprocess", "split", "prior", "grading", "labelaug", "knee", "bundle", "demo",
-               "predict")
+from hipmonai.errors import error_line
+
+SUBCOMMANDS = ("phantoms", "inspect", "preprocess", "merge", "split", "prior", "grading", "labelaug", "knee", "bundle",
+               "demo", "predict")
 
 #: the stack limit Holoscan (MONAI Deploy) asks for; see :func:`raise_stack_limit`
 RECOMMENDED_STACK_BYTES = 32 * 1024 * 1024
@@ -86,7 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # one line for the user, the traceback only with --debug
         if args.debug:
             raise
-        print(f"hipmonai {args.command}: error: {err}", file=sys.stderr)
+        # the hipmonai error behind MONAI's wrapping when a bundle failed, else the error itself
+        print(error_line(err, f"hipmonai {args.command}") or f"hipmonai {args.command}: error: {err}",
+              file=sys.stderr)
         return 1
 
 
