@@ -1,7 +1,8 @@
 """Readers for DICOM projection radiographs: header logic and a MONAI ``ImageReader``.
 
-The header functions need only pydicom. ``RadiographReader`` and ``load_radiograph`` subclass/use MONAI, whose
-import takes seconds, so they load on first access (PEP 562): ``hipmonai inspect`` never pays for MONAI.
+The header functions and the pixel decoding (:func:`radiograph_array`) need only pydicom and numpy.
+``RadiographReader`` and ``load_radiograph`` subclass/use MONAI, whose import takes seconds, so they load on first
+access (PEP 562): ``hipmonai inspect`` never pays for MONAI.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from hipmonai.readers.dicom_header import (
     transfer_syntax_name,
     validate_spacing_xy_mm,
 )
+from hipmonai.readers.pixels import radiograph_array
 
 if TYPE_CHECKING:
-    from hipmonai.readers.radiograph_reader import RadiographReader, load_radiograph, radiograph_array
+    from hipmonai.readers.radiograph_reader import RadiographReader, load_radiograph
 
-_LAZY = {"RadiographReader", "load_radiograph", "radiograph_array"}
+_LAZY = {"RadiographReader", "load_radiograph"}
 
 __all__ = [
     "SPACING_SOURCE_CALLER",

@@ -374,9 +374,9 @@ def test_native_dtype_of_a_modality_lut_is_float32(tmp_path):
 
 
 def test_rescale_runs_by_blocks_of_rows(tmp_path, monkeypatch):
-    from hipmonai.readers import radiograph_reader
+    from hipmonai.readers import pixels as pixel_decoding
 
-    monkeypatch.setattr(radiograph_reader, "_ROWS_PER_BLOCK", 7)  # blocks of 7 rows, the last one short
+    monkeypatch.setattr(pixel_decoding, "_ROWS_PER_BLOCK", 7)  # blocks of 7 rows, the last one short
     path, pixels, _ = _phantom(tmp_path, shape_hw=(30, 11), monochrome1=True)
     path = _rewrite(path, tmp_path / "rescaled.dcm", RescaleSlope="0.25", RescaleIntercept="3")
     array, _ = load_radiograph(path, dtype=np.float64)
