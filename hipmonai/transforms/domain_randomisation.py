@@ -30,8 +30,6 @@ import torch
 import torch.nn.functional as F
 from monai.config import KeysCollection, NdarrayOrTensor
 from monai.data import MetaTensor
-from monai.networks.layers.convutils import gaussian_1d
-from monai.networks.layers.simplelayers import separable_filtering
 from monai.transforms import MapTransform, RandomizableTransform
 from monai.utils import TransformBackends, convert_to_dst_type, convert_to_tensor, ensure_tuple_rep, optional_import
 
@@ -116,7 +114,13 @@ def _float_tensor(img: NdarrayOrTensor) -> torch.Tensor:
 
 
 def _like(out: torch.Tensor, img: NdarrayOrTensor) -> NdarrayOrTensor:
-    """``out`` as the type of ``img`` (numpy, tensor, ``MetaTensor`` with a copy of its meta), ``out``'s dtype."""
+    """``out`` as the type of ``img`` (numpy, tensor, ``MetaTensor`` with a copy of its meta), ``out``'s dtype.
+
+    A ``MetaTensor`` gets shallow copies of ``img``'s meta dictionary and ``applied_operations`` (what
+    ``convert_to_dst_type`` copies, without its generic conversion path).
+    """
+    if isinstance(img, MetaTensor) and type(out) is torch.Tensor:
+        return MetaTensor(out, meta=dict(img.meta), applied_operations=list(img.applied_operations))
     return convert_to_dst_type(out, dst=img, dtype=out.dtype)[0]
 
 
@@ -124,12 +128,79 @@ def _log_uniform(rng: np.random.RandomState, bounds: tuple[float, float]) -> flo
     return float(math.exp(rng.uniform(math.log(bounds[0]), math.log(bounds[1]))))
 
 
+def _gaussian_kernel(sigma_px: float) -> np.ndarray:
+    """1D Gaussian of ``sigma_px`` pixels integrated over each pixel, truncated at 4 sigma, not renormalised.
+
+    ``k[j] = (erf((j + 0.5) / (sqrt(2) s)) - erf((j - 0.5) / (sqrt(2) s))) / 2`` for ``|j| <= tail``,
+    ``tail = int(max(4 s, 0.5) + 0.5)``: MONAI's ``gaussian_1d(sigma, truncated=4.0, approx="erf")`` (with ``s`` and
+    ``1 / sqrt(2)`` rounded as there), evaluated in float64.
+
+    Returns:
+        ``(2 tail + 1,)`` float64 weights, centre in the middle.
+    """
+    sigma = float(np.float32(sigma_px))
+    tail = int(max(sigma * 4.0, 0.5) + 0.5)
+    scale = 0.70710678 / abs(sigma)
+    edges = np.array([math.erf(scale * (j + 0.5)) for j in range(-tail - 1, tail + 1)])
+    return 0.5 * np.diff(edges)
+
+
+def _blur_matrix(kernel: np.ndarray, size: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``(size, size)`` matrix of the 1D filter ``kernel`` (odd length, centred) along an axis of ``size`` pixels with
+    replicated edges: ``(M @ v)[i] = sum_j kernel[j + tail] * v[clamp(i + j, 0, size - 1)]``."""
+    tail = (len(kernel) - 1) // 2
+    offsets = torch.arange(-tail, tail + 1, device=device)
+    index = (torch.arange(size, device=device)[:, None] + offsets).clamp_(0, size - 1)
+    weights = torch.as_tensor(kernel, dtype=dtype, device=device).expand(size, -1)
+    return torch.zeros(size, size, dtype=dtype, device=device).scatter_add_(1, index, weights)
+
+
 def _gaussian_blur(data: torch.Tensor, sigma_px: float) -> torch.Tensor:
-    """``(C, W, H)`` floating tensor smoothed by an isotropic Gaussian of ``sigma_px`` pixels, edges replicated."""
+    """``(C, W, H)`` floating tensor smoothed by an isotropic Gaussian of ``sigma_px`` pixels, edges replicated.
+
+    Separable: ``M_W @ x @ M_H^T`` per channel with the banded matrices of :func:`_blur_matrix` (two matrix products
+    cost the same for any sigma; a 1D convolution with edge padding along each axis gives the same to float rounding).
+    """
     if sigma_px <= 0:
         return data
-    kernel = gaussian_1d(torch.tensor(float(sigma_px)), truncated=4.0, approx="erf").to(data)
-    return separable_filtering(data.unsqueeze(0), [kernel, kernel], mode="replicate").squeeze(0)
+    kernel = _gaussian_kernel(sigma_px)
+    width, height = data.shape[1:]
+    along_w = _blur_matrix(kernel, width, data.dtype, data.device)
+    along_h = along_w if height == width else _blur_matrix(kernel, height, data.dtype, data.device)
+    return along_w @ data @ along_h.T
+
+
+def _quantiles(x: torch.Tensor, percentiles: tuple[float, float]) -> torch.Tensor:
+    """The two ``percentiles`` (in ``[0, 100]``) of all of ``x``'s values, as ``torch.quantile`` (linear) gives them.
+
+    Same ranks (``q * (n - 1)`` in ``x``'s dtype), the same two neighbours and the same ``lerp``, so the same bits, but
+    with partial selections (``topk``) instead of a full sort. More than ``2 ** 24`` values (``torch.quantile``'s limit)
+    are subsampled regularly; any ``NaN`` gives ``NaN``.
+
+    Returns:
+        ``(2,)`` tensor of ``x``'s dtype.
+    """
+    q = torch.tensor(percentiles, dtype=x.dtype, device=x.device) / 100.0
+    flat = x.reshape(-1)
+    if flat.numel() > 2**24:
+        flat = flat[:: math.ceil(flat.numel() / 2**24)]
+    n = flat.numel()
+    if bool(flat.isnan().any()):
+        return torch.full((2,), math.nan, dtype=x.dtype, device=x.device)
+    ranks = q * (n - 1)
+    below = ranks.to(torch.long)
+    above = ranks.ceil().to(torch.long)
+    values = []
+    for lo_rank, hi_rank in zip(below.tolist(), above.tolist(), strict=True):
+        if hi_rank < n // 2:  # sorted[:hi_rank + 1] from the smallest values, ascending
+            smallest = flat.topk(hi_rank + 1, largest=False).values
+            values.append((smallest[lo_rank], smallest[hi_rank]))
+        else:  # sorted[lo_rank:] from the largest values, descending
+            largest = flat.topk(n - lo_rank).values
+            values.append((largest[n - 1 - lo_rank], largest[n - 1 - hi_rank]))
+    lows = torch.stack([v[0] for v in values])
+    highs = torch.stack([v[1] for v in values])
+    return torch.lerp(lows, highs, ranks - below.to(x.dtype))
 
 
 def _resize_nearest(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -298,11 +369,7 @@ class RandIntensityCurve(RandomizableTransform):
         if not self._do_transform:
             return img
         x = _float_tensor(img)
-        q = torch.tensor(self.percentiles, dtype=x.dtype, device=x.device) / 100.0
-        flat = x.reshape(-1)
-        if flat.numel() > 2**24:  # torch.quantile's limit: a regular subsample
-            flat = flat[:: math.ceil(flat.numel() / 2**24)]
-        lo, hi = torch.quantile(flat, q)
+        lo, hi = _quantiles(x, self.percentiles)
         scale = hi - lo if hi > lo else torch.ones_like(hi)
         t = self.tone((x - lo) / scale)
         if self.invert:

@@ -184,6 +184,89 @@ def test_blur_sharpen_modes_and_parameters(image):
     assert 30 < sum(blurs) < 70
 
 
+# ------------------------------------------------------------- the fast paths against the previous implementation
+# Reference of the implementation before the fast paths (torch.quantile; MONAI gaussian_1d + separable_filtering),
+# kept here to pin the new code to it. Tolerance: max abs difference <= 1e-4 of the image's intensity range.
+def _reference_quantiles(x: torch.Tensor, percentiles) -> torch.Tensor:
+    return torch.quantile(x.reshape(-1), torch.tensor(percentiles, dtype=x.dtype) / 100.0)
+
+
+def _reference_blur(data: torch.Tensor, sigma_px: float) -> torch.Tensor:
+    from monai.networks.layers.convutils import gaussian_1d
+    from monai.networks.layers.simplelayers import separable_filtering
+
+    if sigma_px <= 0:
+        return data
+    kernel = gaussian_1d(torch.tensor(float(sigma_px)), truncated=4.0, approx="erf").to(data)
+    return separable_filtering(data.unsqueeze(0), [kernel, kernel], mode="replicate").squeeze(0)
+
+
+def _reference_blur_sharpen(transform: RandBlurSharpen, img: np.ndarray) -> np.ndarray:
+    x = torch.as_tensor(img)
+    if transform.blur:
+        return _reference_blur(x, transform.sigma_px).numpy()
+    out, coarser = x.clone(), x
+    for k, gain in enumerate(transform.gains):
+        finer, coarser = coarser, _reference_blur(x, transform.sigma_px * 2**k)
+        out = out + gain * (finer - coarser)
+    return out.numpy()
+
+
+def _reference_intensity_curve(transform: RandIntensityCurve, img: np.ndarray) -> np.ndarray:
+    x = torch.as_tensor(img)
+    lo, hi = _reference_quantiles(x, transform.percentiles)
+    scale = hi - lo if hi > lo else torch.ones_like(hi)
+    t = transform.tone((x - lo) / scale)
+    t = 1.0 - t if transform.invert else t
+    return (lo + scale * (transform.contrast * (t - 0.5) + 0.5 + transform.brightness)).numpy()
+
+
+@pytest.mark.parametrize(
+    "percentiles", [(1.0, 99.0), (0.0, 100.0), (5.0, 95.0), (50.0, 50.5), (0.3, 2.0), (98.0, 99.9)]
+)
+@pytest.mark.parametrize("shape", [(1, 128, 128), (2, 37, 53), (1, 1, 3)])
+def test_quantiles_are_torch_quantile_bit_for_bit(percentiles, shape, rng):
+    for dtype in (torch.float32, torch.float64):
+        x = torch.as_tensor(rng.random(shape)).to(dtype)
+        x[..., ::7] = 0.25  # ties
+        assert torch.equal(dr_module._quantiles(x, percentiles), _reference_quantiles(x, percentiles))
+    x[0, 0, 0] = float("nan")
+    assert torch.isnan(dr_module._quantiles(x, percentiles)).all()
+    assert torch.isnan(_reference_quantiles(x, percentiles)).all()
+
+
+@pytest.mark.parametrize("sigma_px", [0.3, 0.5, 1.0, 1.37, 4.0, 8.0, 30.0])
+def test_matrix_blur_matches_the_monai_separable_filter(sigma_px, rng):
+    for shape, dtype in [((1, 128, 128), torch.float32), ((2, 45, 70), torch.float64)]:
+        x = torch.as_tensor(rng.random(shape)).to(dtype)
+        new, old = dr_module._gaussian_blur(x, sigma_px), _reference_blur(x, sigma_px)
+        assert new.dtype == dtype and new.shape == x.shape
+        assert float((new - old).abs().max()) <= 1e-4 * float(x.max() - x.min())  # measured <= 5e-7
+    kernel = dr_module._gaussian_kernel(sigma_px)
+    assert len(kernel) % 2 == 1 and 0.999 < kernel.sum() <= 1.0 and np.allclose(kernel, kernel[::-1])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_blur_sharpen_and_intensity_curve_match_the_previous_implementation(seed, image):
+    image = image * 1000.0 - 200.0  # any intensity range
+    tolerance = 1e-4 * float(image.max() - image.min())
+    blur = RandBlurSharpen(prob=1.0, sharpen_scales=2).set_random_state(seed)
+    curve = RandIntensityCurve(prob=1.0, invert_prob=0.2).set_random_state(seed)
+    for transform, reference in [(blur, _reference_blur_sharpen), (curve, _reference_intensity_curve)]:
+        for _ in range(3):
+            out = transform(image)
+            assert np.abs(out - reference(transform, image)).max() <= tolerance
+
+
+def test_meta_tensor_outputs_get_their_own_meta(image):
+    img = MetaTensor(image, meta={"spacing_mm": 0.3})
+    out = RandBlurSharpen(prob=1.0).set_random_state(0)(img)
+    assert type(out) is MetaTensor and out.meta is not img.meta and out.meta["spacing_mm"] == 0.3
+    assert out.applied_operations is not img.applied_operations and torch.equal(out.affine, img.affine)
+    out.meta["spacing_mm"] = 1.0
+    assert img.meta["spacing_mm"] == 0.3
+
+
 # ------------------------------------------------------------------------------------------------------------ noise
 def test_noise_levels_signal_dependence_and_correlation():
     flat = np.zeros((1, 128, 128), np.float32)
