@@ -32,7 +32,6 @@ LAYER_OF = {room: level for level, rooms in enumerate(LAYERS) for room in rooms}
 KNOWN_UPWARD = {
     ("data/pelvis.py", "hipmonai.preprocessing.inputs"),
     ("losses/weak_strong.py", "hipmonai.data.weak_labels"),
-    ("transforms/landmark_result.py", "hipmonai.inference"),
     ("inference/predict.py", "hipmonai.deploy.hip_analysis"),
     ("inference/predict.py", "hipmonai.experiments.bundle"),
     ("inference/predict.py", "hipmonai.preprocessing.inputs"),

@@ -271,8 +271,8 @@ class HipRadiographAnalyzer:
         from monai.data import MetaTensor
 
         from hipmonai.evaluation.grading import decode_multitask_output
-        from hipmonai.inference import fit_head_circles
         from hipmonai.io.pts import POINTS_PER_HIP, mm_to_px
+        from hipmonai.transforms.geometry import fit_head_circles
 
         spacing = tuple(float(s) for s in meta["spacing_xy_mm"])
         image = MetaTensor(torch.from_numpy(np.ascontiguousarray(array_wh[None])), affine=meta["affine"])

@@ -83,7 +83,7 @@ def summarize_errors(errors: np.ndarray, thresholds: Sequence[float] = SDR_THRES
 def _fit_in_view(points_mm: np.ndarray, in_view: Mapping[str, bool]) -> dict[str, tuple[float, float, float]]:
     """Head circles of the raw detected points of the hips in view; a side whose points cannot define a circle
     (collinear or coinciding: the detector collapsed them) is left out, so its centre error is ``NaN``."""
-    from hipmonai.inference.pelvis_landmarks import fit_head_circle  # as the other inference import: lazy (torch)
+    from hipmonai.transforms.geometry import fit_head_circle
 
     circles = {}
     for side, seen in in_view.items():
@@ -166,10 +166,10 @@ def evaluate_detector(
     from tqdm.auto import tqdm
 
     from hipmonai.inference.knee_pipeline import plot_cumulative_errors
-    from hipmonai.inference.pelvis_landmarks import fit_head_circles, write_detection_pts
+    from hipmonai.inference.pelvis_landmarks import write_detection_pts
     from hipmonai.io.pts import read_pts
     from hipmonai.readers import load_radiograph
-    from hipmonai.transforms.geometry import apply_affine_to_points
+    from hipmonai.transforms.geometry import apply_affine_to_points, fit_head_circles
 
     if not items:
         raise InputError("no images to evaluate")

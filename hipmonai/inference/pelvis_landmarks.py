@@ -28,8 +28,10 @@ from monai.inferers import Inferer
 
 from hipmonai.errors import InputError
 from hipmonai.inference.knee_pipeline import points_to_original
+from hipmonai.io.grades import SIDES
 from hipmonai.io.landmark_groups import load_landmark_groups
 from hipmonai.transforms.config import load_preprocessing_config, value_range
+from hipmonai.transforms.geometry import fit_head_circle, fit_head_circles, head_circle_residual
 
 __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
@@ -42,7 +44,6 @@ __all__ = [
 
 #: Median landmark confidence (sigmoid of the peak logit) a hip needs to be reported present.
 DEFAULT_MIN_CONFIDENCE = 0.5
-SIDES = ("right", "left")
 
 
 #: largest RMS distance of the detected head points from their fitted circle, as a fraction of its radius, for a
@@ -223,53 +224,6 @@ def write_detection_pts(path: str | os.PathLike, landmarks_mm: np.ndarray) -> Pa
     from hipmonai.io.pts import write_pts
 
     return write_pts(path, np.asarray(landmarks_mm, dtype=np.float64))
-
-
-def fit_head_circles(points_mm: np.ndarray) -> dict[str, tuple[float, float, float]]:
-    """Femoral head circles ``{side: (centre_x_mm, centre_y_mm, radius_mm)}`` from a bilateral 160-point list.
-
-    Uses the ``femoral_head`` curve of ``configs/landmark_groups.json`` and the Taubin fit of preprocessing; a side
-    with fewer than three finite head points is left out.
-
-    Raises:
-        InputError: a side's head points are collinear or coincide.
-    """
-    circles = {side: fit_head_circle(points_mm, side) for side in SIDES}
-    return {side: circle for side, circle in circles.items() if circle is not None}
-
-
-def _head_points(points_mm: np.ndarray, side: str) -> np.ndarray:
-    """The ``femoral_head`` curve points of one side of a bilateral ``(160, 2)`` list (NaN rows kept)."""
-    if side not in SIDES:
-        raise ValueError(f"side must be one of {SIDES}, got {side!r}.")
-    groups = load_landmark_groups("hip")
-    offset = SIDES.index(side) * groups.n_points
-    return np.asarray(points_mm, dtype=np.float64)[[offset + i for i in groups.curves["femoral_head"]]]
-
-
-def head_circle_residual(points_mm: np.ndarray, side: str, circle: tuple[float, float, float]) -> float:
-    """RMS distance of one side's finite femoral head points from ``circle`` ``(cx, cy, r)`` (mm), over ``r``."""
-    pts = _head_points(points_mm, side)
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    cx, cy, radius = circle
-    return float(np.sqrt(np.mean((np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - radius) ** 2)) / radius)
-
-
-def fit_head_circle(points_mm: np.ndarray, side: str) -> tuple[float, float, float] | None:
-    """One side's femoral head circle ``(centre_x_mm, centre_y_mm, radius_mm)`` from a bilateral ``(160, 2)`` list
-    in mm (see :func:`fit_head_circles`); ``None`` when fewer than three of its head points are finite.
-
-    Raises:
-        ValueError: ``side`` is not ``"right"`` or ``"left"``.
-        InputError: the head points are collinear or coincide.
-    """
-    from hipmonai.transforms.geometry import fit_circle_taubin
-
-    pts = _head_points(points_mm, side)
-    if np.isfinite(pts).all(axis=1).sum() < 3:
-        return None
-    cx, cy, radius = fit_circle_taubin(pts)
-    return float(cx), float(cy), float(radius)
 
 
 class PelvisDetectorInferer(Inferer):

@@ -346,7 +346,7 @@ class HipPredictor:
         """
         from monai.data import MetaTensor
 
-        from hipmonai.inference import fit_head_circles
+        from hipmonai.transforms.geometry import fit_head_circles
 
         array_wh, meta = read_radiograph(path, spacing_xy_mm)
         analysis = None

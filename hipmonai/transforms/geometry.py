@@ -1,4 +1,5 @@
-"""Point geometry shared by the landmark-aware transforms: 2D affines on points and the Taubin circle fit.
+"""Point geometry shared by the landmark-aware transforms: 2D affines on points, the Taubin circle fit and the femoral
+head circles of a bilateral hip point list.
 
 Points are ``(N, 2)`` arrays of ``(x, y)`` pixel coordinates, i.e. the voxel index ``(i, j)`` of the
 channel-first ``(C, W, H)`` image they travel with (docs/conventions.md). A missing point is a row with a
@@ -17,8 +18,19 @@ from monai.utils import convert_data_type
 from monai.utils.type_conversion import dtype_torch_to_numpy
 
 from hipmonai.errors import InputError
+from hipmonai.io.grades import SIDES
+from hipmonai.io.landmark_groups import load_landmark_groups
 
-__all__ = ["apply_affine_to_points", "as_points", "fit_circle_taubin", "px_affine_between", "translation_2d"]
+__all__ = [
+    "apply_affine_to_points",
+    "as_points",
+    "fit_circle_taubin",
+    "fit_head_circle",
+    "fit_head_circles",
+    "head_circle_residual",
+    "px_affine_between",
+    "translation_2d",
+]
 
 
 def as_points(points: NdarrayOrTensor, name: str = "points") -> np.ndarray:
@@ -155,4 +167,49 @@ def fit_circle_taubin(points: NdarrayOrTensor) -> tuple[float, float, float]:
         raise InputError(f"cannot fit a circle: the {len(pts)} points are collinear")
     cx, cy = -coeffs[1:3] / (2.0 * coeffs[0]) + centroid
     radius = np.sqrt(coeffs[1] ** 2 + coeffs[2] ** 2 - 4.0 * coeffs[0] * coeffs[3]) / (2.0 * abs(coeffs[0]))
+    return float(cx), float(cy), float(radius)
+
+
+def fit_head_circles(points_mm: np.ndarray) -> dict[str, tuple[float, float, float]]:
+    """Femoral head circles ``{side: (centre_x_mm, centre_y_mm, radius_mm)}`` from a bilateral 160-point list.
+
+    Uses the ``femoral_head`` curve of ``configs/landmark_groups.json`` and the Taubin fit of preprocessing; a side
+    with fewer than three finite head points is left out.
+
+    Raises:
+        InputError: a side's head points are collinear or coincide.
+    """
+    circles = {side: fit_head_circle(points_mm, side) for side in SIDES}
+    return {side: circle for side, circle in circles.items() if circle is not None}
+
+
+def _head_points(points_mm: np.ndarray, side: str) -> np.ndarray:
+    """The ``femoral_head`` curve points of one side of a bilateral ``(160, 2)`` list (NaN rows kept)."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}, got {side!r}.")
+    groups = load_landmark_groups("hip")
+    offset = SIDES.index(side) * groups.n_points
+    return np.asarray(points_mm, dtype=np.float64)[[offset + i for i in groups.curves["femoral_head"]]]
+
+
+def head_circle_residual(points_mm: np.ndarray, side: str, circle: tuple[float, float, float]) -> float:
+    """RMS distance of one side's finite femoral head points from ``circle`` ``(cx, cy, r)`` (mm), over ``r``."""
+    pts = _head_points(points_mm, side)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    cx, cy, radius = circle
+    return float(np.sqrt(np.mean((np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - radius) ** 2)) / radius)
+
+
+def fit_head_circle(points_mm: np.ndarray, side: str) -> tuple[float, float, float] | None:
+    """One side's femoral head circle ``(centre_x_mm, centre_y_mm, radius_mm)`` from a bilateral ``(160, 2)`` list
+    in mm (see :func:`fit_head_circles`); ``None`` when fewer than three of its head points are finite.
+
+    Raises:
+        ValueError: ``side`` is not ``"right"`` or ``"left"``.
+        InputError: the head points are collinear or coincide.
+    """
+    pts = _head_points(points_mm, side)
+    if np.isfinite(pts).all(axis=1).sum() < 3:
+        return None
+    cx, cy, radius = fit_circle_taubin(pts)
     return float(cx), float(cy), float(radius)

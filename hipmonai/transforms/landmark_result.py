@@ -9,6 +9,9 @@ import numpy as np
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
 
+from hipmonai.io.landmark_groups import load_landmark_groups
+from hipmonai.transforms.geometry import fit_head_circles
+
 __all__ = ["LandmarksToResultd", "landmarks_result"]
 
 
@@ -22,7 +25,8 @@ def landmarks_result(points_px: Any, points_mm: Any, names: Sequence[str], head_
         points_mm: ``(K, 2)`` the same in mm.
         names: the K landmark names.
         head_circles: also fit the femoral head circles (``points`` are the hip detection subset, see
-            :func:`hipmonai.inference.fit_head_circles`) into ``"femoral_heads": {side: {"centre_x_mm", ...}}``.
+            :func:`~hipmonai.transforms.geometry.fit_head_circles`) into
+            ``"femoral_heads": {side: {"centre_x_mm", ...}}``.
     """
     px = np.asarray(points_px, dtype=np.float64).reshape(-1, 2)
     mm = np.asarray(points_mm, dtype=np.float64).reshape(-1, 2)
@@ -32,9 +36,6 @@ def landmarks_result(points_px: Any, points_mm: Any, names: Sequence[str], head_
         {"name": str(n), "x_px": float(p[0]), "y_px": float(p[1]), "x_mm": float(m[0]), "y_mm": float(m[1])}
         for n, p, m in zip(names, px, mm, strict=True) if np.isfinite(p).all() and np.isfinite(m).all()]}
     if head_circles:
-        from hipmonai.inference import fit_head_circles
-        from hipmonai.io import load_landmark_groups
-
         circles = fit_head_circles(load_landmark_groups("hip").expand_detection(mm))
         result["femoral_heads"] = {side: {"centre_x_mm": c[0], "centre_y_mm": c[1], "radius_mm": c[2]}
                                    for side, c in circles.items()}
