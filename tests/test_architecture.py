@@ -31,7 +31,6 @@ LAYER_OF = {room: level for level, rooms in enumerate(LAYERS) for room in rooms}
 #: upward imports that exist today (importing file, imported module): to be removed, never added to
 KNOWN_UPWARD = {
     ("data/pelvis.py", "hipmonai.preprocessing.inputs"),
-    ("losses/weak_strong.py", "hipmonai.data.weak_labels"),
     ("inference/predict.py", "hipmonai.deploy.hip_analysis"),
     ("inference/predict.py", "hipmonai.experiments.bundle"),
     ("inference/predict.py", "hipmonai.preprocessing.inputs"),

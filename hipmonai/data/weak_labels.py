@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
 from hipmonai.errors import InputError
+from hipmonai.io.grades import UNKNOWN_WEAK_LABEL, weak_label_from_grades
 
 __all__ = [
     "RHO_VALUES",
@@ -33,30 +33,6 @@ __all__ = [
 
 #: The weak-to-strong ratios swept in Ye et al. 2026 (``"all"`` = the whole remaining pool).
 RHO_VALUES = (0, 0.5, 1, 2.5, 5, "all")
-#: Weak label of a hip whose known grades are all 0 while some grade is unknown (cannot tell).
-UNKNOWN_WEAK_LABEL = -1.0
-
-
-def weak_label_from_grades(grades: Any) -> Any:
-    """Image-level label from quadrant grades ``(..., Q)``: 1 if any grade > 0, 0 if all grades are known and 0.
-
-    A hip with no positive grade but an unknown one (``-1``) gets :data:`UNKNOWN_WEAK_LABEL` (-1): it might carry
-    an osteophyte in the unknown quadrant. Accepts numpy arrays, torch tensors and nested sequences.
-
-    Returns:
-        ``(...)`` float32 array/tensor (torch in, torch out; otherwise numpy) with values 1, 0 or -1.
-    """
-    if isinstance(grades, torch.Tensor):
-        positive = (grades > 0).any(dim=-1)
-        unknown = (grades < 0).any(dim=-1)
-        out = torch.where(positive, 1.0, torch.where(unknown, UNKNOWN_WEAK_LABEL, 0.0))
-        return out.to(torch.float32)
-    array = np.asarray(grades)
-    if array.ndim < 1:
-        raise ValueError(f"grades must have a quadrant axis (..., Q), got {grades!r}.")
-    positive = (array > 0).any(axis=-1)
-    unknown = (array < 0).any(axis=-1)
-    return np.where(positive, 1.0, np.where(unknown, UNKNOWN_WEAK_LABEL, 0.0)).astype(np.float32)
 
 
 def parse_rho(rho: float | str) -> float:

@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from hipmonai.data.weak_labels import UNKNOWN_WEAK_LABEL
 from hipmonai.engines.step import EngineStep
+from hipmonai.io.grades import UNKNOWN_WEAK_LABEL
 from hipmonai.losses.weak_strong import WeakStrongLoss
 from hipmonai.networks.multitask_resnet import predicted_grades
 

@@ -30,8 +30,8 @@ from ignite.metrics import Metric
 from ignite.metrics.metric import reinit__is_reduced, sync_all_reduce
 from monai.data import MetaTensor
 
-from hipmonai.data.weak_labels import weak_label_from_grades
 from hipmonai.engines.step import unwrap_network
+from hipmonai.io.grades import weak_label_from_grades
 from hipmonai.io.landmark_groups import TARGETS
 from hipmonai.metrics.kappa import quadratic_weighted_kappa
 from hipmonai.networks.multitask_resnet import ordinal_output_index, split_multitask_logits
@@ -126,7 +126,7 @@ class MeanLossMetric(Metric):
 class GlobalAccuracyMetric(Metric):
     """Accuracy of the global head (logit > 0 <=> osteophyte anywhere) against ``any grade > 0``.
 
-    The target of each hip is :func:`hipmonai.data.weak_labels.weak_label_from_grades` of its grades; hips whose
+    The target of each hip is :func:`hipmonai.io.grades.weak_label_from_grades` of its grades; hips whose
     target is unknown (no positive grade but an unknown one, or a weak training sample whose grades are hidden)
     are left out. ``NaN`` when no hip has a known target.
 

@@ -13,6 +13,7 @@ import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,29 @@ SIDES = ("right", "left")
 _SIDE_ALIASES = {"right": "right", "r": "right", "left": "left", "l": "left"}
 UNKNOWN_GRADE = -1
 MAX_GRADE = 3
+
+
+#: weak (image-level) label of a hip with no positive grade but an unknown one: it might carry an osteophyte
+UNKNOWN_WEAK_LABEL = -1.0
+
+
+def weak_label_from_grades(grades: Any) -> Any:
+    """Image-level label from quadrant grades ``(..., Q)``: 1 if any grade > 0, 0 if all grades are known and 0.
+
+    A hip with no positive grade but an unknown one (``-1``) gets :data:`UNKNOWN_WEAK_LABEL` (-1): it might carry
+    an osteophyte in the unknown quadrant. Accepts numpy arrays, torch tensors and nested sequences.
+
+    Returns:
+        ``(...)`` float32 array/tensor (torch in, torch out; otherwise numpy) with values 1, 0 or -1.
+    """
+    if hasattr(grades, "dim") and not isinstance(grades, np.ndarray):  # a torch tensor, kept in torch
+        positive, unknown = (grades > 0).any(dim=-1), (grades < 0).any(dim=-1)
+        return positive.float() + UNKNOWN_WEAK_LABEL * (~positive & unknown).float()
+    array = np.asarray(grades)
+    if array.ndim < 1:
+        raise ValueError(f"grades must have a quadrant axis (..., Q), got {grades!r}.")
+    positive, unknown = (array > 0).any(axis=-1), (array < 0).any(axis=-1)
+    return (positive + UNKNOWN_WEAK_LABEL * (~positive & unknown)).astype(np.float32)
 
 
 @dataclass

@@ -15,7 +15,7 @@ oracle          every sample (grades, ``is_weak`` off)  every sample's grades   
 ==============  =====================================  ========================================  =================
 
 The global target of a strong sample is derived from its grades
-(:func:`hipmonai.data.weak_labels.weak_label_from_grades`: 1 if any grade > 0, 0 if all are 0, unknown
+(:func:`hipmonai.io.grades.weak_label_from_grades`: 1 if any grade > 0, 0 if all are 0, unknown
 otherwise); a weak sample's is its ``weak_label``. The grades of weak samples are never read except by ``oracle``,
 so a batch may carry them (for audits) without leaking. In ``pure_mil`` a weak negative contributes the
 Noisy-OR negative likelihood ``-log(prod_q p0 + eps)`` (see :class:`~hipmonai.losses.noisy_or.NoisyORMILLoss`).
@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch.nn.modules.loss import _Loss
 
-from hipmonai.data.weak_labels import UNKNOWN_WEAK_LABEL, weak_label_from_grades
+from hipmonai.io.grades import UNKNOWN_WEAK_LABEL, weak_label_from_grades
 from hipmonai.losses.cramer import CramerLoss, check_grades
 from hipmonai.losses.masked_bce import MaskedBCEWithLogitsLoss
 from hipmonai.losses.noisy_or import NoisyORMILLoss
