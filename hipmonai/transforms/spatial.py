@@ -84,6 +84,17 @@ def _check_aligned(data: Mapping[Hashable, Any], keys: Sequence[Hashable], ref_k
             raise InputError(f"data[{key!r}] affine differs from data[{ref_key!r}]'s; image keys must be aligned")
 
 
+def _aligned_present_keys(transform: MapTransform, data: Mapping[Hashable, Any], ref_key: Hashable) -> list[Hashable]:
+    """The keys of ``transform`` present in ``data``, checked aligned with ``data[ref_key]`` (a 2D image with an
+    affine, which must be present)."""
+    if ref_key not in data:
+        raise KeyError(f"reference key {ref_key!r} of {type(transform).__name__} is missing from the data")
+    _require_2d_image(data[ref_key], f"data[{ref_key!r}]", need_affine=True)
+    present = list(transform.key_iterator(data))
+    _check_aligned(data, present, ref_key)
+    return present
+
+
 def move_landmarks(
     data: dict[Hashable, Any], landmarks_key: Hashable | None, matrix: np.ndarray, px_affine_key: Hashable | None
 ) -> None:
@@ -300,11 +311,7 @@ class ResampleToSpacingd(MapTransform):
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
-        if self.ref_key not in d:
-            raise KeyError(f"reference key {self.ref_key!r} of {type(self).__name__} is missing from the data")
-        _require_2d_image(d[self.ref_key], f"data[{self.ref_key!r}]", need_affine=True)
-        present = list(self.key_iterator(d))
-        _check_aligned(d, present, self.ref_key)
+        present = _aligned_present_keys(self, d, self.ref_key)
         in_affine = d[self.ref_key].affine.clone()
         for key in present:
             d[key] = self.resamplers[key](d[key])
@@ -730,8 +737,7 @@ class ResampleCropAroundPointd(MapTransform):
 
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
-        if self.ref_key not in d:
-            raise KeyError(f"reference key {self.ref_key!r} of {type(self).__name__} is missing from the data")
+        present = _aligned_present_keys(self, d, self.ref_key)
         if self.center_key not in d:
             raise KeyError(f"centre key {self.center_key!r} of {type(self).__name__} is missing from the data")
         ref = self.croppers[self.ref_key]
@@ -739,8 +745,6 @@ class ResampleCropAroundPointd(MapTransform):
         in_affine = d[self.ref_key].affine
         center = d[self.center_key]
         offset = ref.cropper.offset(center)
-        present = list(self.key_iterator(d))
-        _check_aligned(d, present, self.ref_key)
         for key in present:
             d[key] = self.croppers[key].crop(d[key], grid, center)
         move_landmarks(d, self.landmarks_key, ResampleToSpacing.points_affine(in_affine, grid[0]), self.px_affine_key)
