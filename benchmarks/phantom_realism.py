@@ -34,13 +34,14 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-from hipmonai.phantoms import render_hip_radiograph, render_knee_radiograph
+from hipmonai.phantoms import HipPhantomParams, render_hip_radiograph, render_knee_radiograph
 from hipmonai.phantoms.knee import POINTS_PER_KNEE
 from hipmonai.readers import load_radiograph
 
@@ -125,14 +126,18 @@ class Measures:
         return float(np.interp(frequency, f, self.nnps_mm2))
 
 
-def simulated_radiographs(seeds: list[int], spacing_mm: float, knee: bool = True) -> list[Radiograph]:
-    """Hip phantoms for ``seeds`` and one knee phantom (the first seed), fields centred on a joint."""
+def simulated_radiographs(
+    seeds: list[int], spacing_mm: float, knee: bool = True, mesh_seeds: Sequence[int] = ()
+) -> list[Radiograph]:
+    """Hip phantoms for ``seeds`` (drawn bones) and ``mesh_seeds`` (mesh anatomy), and one knee phantom (the first
+    seed), fields centred on a joint."""
     out = []
-    for seed in seeds:
-        ph = render_hip_radiograph(seed, spacing_mm=spacing_mm)
+    mesh = HipPhantomParams(mesh_anatomy_fraction=1.0)
+    for seed, params, name in [*((s, None, "sim hip") for s in seeds), *((s, mesh, "sim mesh") for s in mesh_seeds)]:
+        ph = render_hip_radiograph(seed, params, spacing_mm=spacing_mm)
         centre = tuple(float(v) for v in ph.head_centres_px[0])
         out.append(
-            Radiograph(f"sim hip {seed}", True, ph.image.astype(np.float64), ph.spacing_xy_mm, "phantom", centre)
+            Radiograph(f"{name} {seed}", True, ph.image.astype(np.float64), ph.spacing_xy_mm, "phantom", centre)
         )
     if knee and seeds:
         ph = render_knee_radiograph(seeds[0], spacing_mm=spacing_mm)
@@ -489,6 +494,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spacing", type=float, default=0.2, help="phantom pixel spacing in mm (clinical 0.1-0.2)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="hip phantom seeds (knee: the first)")
+    parser.add_argument("--mesh-seeds", type=int, nargs="*", default=[0],
+                        help="hip phantom seeds drawn with mesh anatomy (mesh_anatomy_fraction=1)")
     parser.add_argument("--no-knee", action="store_true", help="leave the knee phantom out")
     parser.add_argument(
         "--real",
@@ -518,7 +525,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    radiographs = simulated_radiographs(args.seeds, args.spacing, knee=not args.no_knee)
+    radiographs = simulated_radiographs(args.seeds, args.spacing, knee=not args.no_knee, mesh_seeds=args.mesh_seeds)
     if args.pydicom_data:
         from pydicom.data import get_testdata_file
 

@@ -14,11 +14,14 @@ tables.
 Run (under a minute on one core with the defaults)::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/phantom_speed.py --spacings 0.5 0.2 0.15 --repeats 5
+
+``hip-mesh`` is the hip phantom with ``mesh_anatomy_fraction=1`` (bones projected from the embedded meshes).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -27,10 +30,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from hipmonai.phantoms import render_hip_radiograph, render_knee_radiograph
+from hipmonai.phantoms import HipPhantomParams, render_hip_radiograph, render_knee_radiograph
 from hipmonai.phantoms.xray import Film
 
-RENDERERS: dict[str, Callable[..., object]] = {"hip": render_hip_radiograph, "knee": render_knee_radiograph}
+RENDERERS: dict[str, Callable[..., object]] = {
+    "hip": render_hip_radiograph,
+    # the same subject with bones from the embedded meshes (hipmonai.phantoms.hip_mesh)
+    "hip-mesh": functools.partial(render_hip_radiograph, params=HipPhantomParams(mesh_anatomy_fraction=1.0)),
+    "knee": render_knee_radiograph,
+}
 TIMED_METHODS = ("detect", "present")
 
 
@@ -132,7 +140,7 @@ def format_table(rows: list[SpeedRow]) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spacings", type=float, nargs="+", default=[0.5, 0.2, 0.15], help="pixel spacings (mm)")
-    parser.add_argument("--phantoms", nargs="+", choices=sorted(RENDERERS), default=["hip", "knee"])
+    parser.add_argument("--phantoms", nargs="+", choices=sorted(RENDERERS), default=["hip", "hip-mesh", "knee"])
     parser.add_argument("--repeats", type=int, default=5, help="timed renders per row (median)")
     parser.add_argument("--seed", type=int, default=0, help="phantom seed (the same image is rendered each time)")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc render")

@@ -83,7 +83,8 @@ def test_setuptools_lists_every_package():
 def test_wheel_contains_the_configs_and_bundle_templates(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"hipmonai/configs/landmark_groups.json", "hipmonai/configs/preprocessing.json",
-            "hipmonai/phantoms/xray_tables.json"} <= names
+            "hipmonai/phantoms/xray_tables.json", "hipmonai/phantoms/pelvis_meshes.npz",
+            "hipmonai/phantoms/pelvis_meshes.LICENSE"} <= names
     for bundle in BUNDLE_NAMES:
         prefix = f"hipmonai/bundles/{bundle}/"
         configs = sorted(p.name for p in (REPO / "bundles" / bundle / "configs").glob("*.json"))

@@ -59,7 +59,7 @@ SCALES = {
 
 
 #: phantom parameters of the landmark detector's cohort (``hipmonai phantoms hip --set``)
-DETECTOR_COHORT = ("paediatric_fraction=0.3", "single_hip_fraction=0.1")
+DETECTOR_COHORT = ("paediatric_fraction=0.3", "single_hip_fraction=0.1", "mesh_anatomy_fraction=0.7")
 
 
 def _bundle_run(configs: list[str], overrides: dict[str, object]) -> tuple[str, ...]:
@@ -119,10 +119,11 @@ def main_job_steps(out: str | os.PathLike, scale: MainJobScale | None = None, se
          "--quiet"], deps=["hip_cohort"])
     add("hip_split", "subject-level 70/15/15 split of the store",
         [*hipmonai, "split", "--h5", store, "--out", split, "--seed", seed, "--overwrite"], deps=["hip_store"])
-    # the landmark detector learns from its own cohort: adults and children, bilateral and single-hip views
+    # the landmark detector learns from its own cohort: adults and children, bilateral and single-hip views, most
+    # of them with real bone shapes (mesh anatomy)
     detector = out / "cohorts" / "hip_detector"
     add("detector_cohort", f"generate {scale.detector_subjects} phantom pelvis subjects for the landmark detector "
-        "(30 % children, 10 % single-hip views)",
+        "(30 % children, 10 % single-hip views, 70 % mesh anatomy)",
         [*hipmonai, "phantoms", "hip", "--out", detector, "--subjects", scale.detector_subjects, "--seed", seed + 1,
          "--workers", workers, "--overwrite", "--quiet", "--set", *DETECTOR_COHORT])
     add("pelvis_cache", f"landmark cache for label augmentation ({scale.labelaug_size_px} px)",

@@ -33,6 +33,7 @@ from hipmonai.phantoms.acquisition import Acquisition, draw_acquisition, draw_fi
 from hipmonai.phantoms.body import draw_pelvis_soft_tissue
 from hipmonai.phantoms.dicom_writer import FakePatient
 from hipmonai.phantoms.geometry import Patch, Pose, arc, catmull_rom, polyline_normals, rasterise, rotate, unit
+from hipmonai.phantoms.hip_mesh import draw_mesh_pose, draw_mesh_skeleton
 from hipmonai.phantoms.seeding import SeedLike
 from hipmonai.phantoms.severity import SIDES, HipGradeModel, HipSeverity
 from hipmonai.phantoms.spurs import PhantomParams, SpurDraw, contour_spur, fit_in_zone, point_spur
@@ -67,6 +68,9 @@ SACRUM = BoneStyle(plate=0.2, core=0.35, core_depth_mm=10.0, rim=0.3, rim_width_
 VERTEBRA = BoneStyle(plate=0.2, core=0.55, core_depth_mm=12.0, rim=0.4, rim_width_mm=2.0)
 SPUR = BoneStyle(plate=0.42, core=0.2, core_depth_mm=2.0, rim=0.2, rim_width_mm=0.8)
 
+#: femoral head radius of an adult of body scale 1 (mm)
+ADULT_HEAD_RADIUS_MM = 24.3
+
 # where along a femoral zone (0 = its first landmark, 1 = its last) a spur may root: superior spurs grow at the
 # lateral head-neck junction (the top of the head is under the acetabular roof), inferior ones at the junction
 _FEMORAL_SPUR_RANGE = {"osteo_fem_sup": (0.05, 0.45), "osteo_fem_inf": (0.35, 0.8)}
@@ -92,6 +96,9 @@ class HipPhantomParams(PhantomParams):
         paediatric_fraction: fraction of subjects who are children (smaller pelvis, small ossified femoral heads
             with open growth plates, open triradiate cartilage, thicker joint cartilage, no osteoarthritis: all
             grades 0) — for landmark detectors that must also find children's hips; 0 for the grading cohorts.
+        mesh_anatomy_fraction: fraction of images whose bones are real bone meshes posed in 3D
+            (:mod:`hipmonai.phantoms.hip_mesh`) instead of the drawn hip: no osteoarthritis drawn (grade 0, no
+            lesions), landmarks exact on the femoral head — for landmark detectors; 0 for the grading cohorts.
     """
 
     conspicuity: tuple[float, float, float, float] = (1.0, 0.5, 0.9, 0.3)
@@ -102,6 +109,7 @@ class HipPhantomParams(PhantomParams):
     femoral_rotation_deg: float = 12.0
     cyst_rate: float = 1.0
     paediatric_fraction: float = 0.0
+    mesh_anatomy_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -111,6 +119,8 @@ class HipPhantomParams(PhantomParams):
             )
         if not 0 <= self.paediatric_fraction <= 1:
             raise ValueError(f"paediatric_fraction must lie in [0, 1], got {self.paediatric_fraction}.")
+        if not 0 <= self.mesh_anatomy_fraction <= 1:
+            raise ValueError(f"mesh_anatomy_fraction must lie in [0, 1], got {self.mesh_anatomy_fraction}.")
         if not 0 <= self.single_hip_fraction <= 1:
             raise ValueError(f"single_hip_fraction must lie in [0, 1], got {self.single_hip_fraction}.")
         if min(self.pelvic_rotation_deg, self.femoral_rotation_deg, self.cyst_rate) < 0:
@@ -206,7 +216,7 @@ def draw_hip_subject(rng: np.random.Generator, params: HipPhantomParams, n_visit
     patient = FakePatient.draw(rng)
     scale = float(np.clip(rng.normal(1.0, 0.06), 0.86, 1.16))
     severity = params.grade_model.sample(rng, 1, n_visits)
-    head_radius = float(np.clip(24.3 * scale + rng.normal(0, 0.6), 21.5, 27.5))
+    head_radius = float(np.clip(ADULT_HEAD_RADIUS_MM * scale + rng.normal(0, 0.6), 21.5, 27.5))
     half_distance = float(95.0 * scale + rng.normal(0, 3.0))
 
     def shape(base: dict[str, float]) -> HipShape:
@@ -729,7 +739,13 @@ def render_hip_radiograph(
     field_w, field_h = subject.field_mm
     view_rng = np.random.default_rng(pose_rng.integers(2**63))  # draws of this image's view and annotations
     gas_rng = np.random.default_rng(view_rng.integers(2**63))
-    hd = subject.half_head_distance_mm
+    mesh_pose = None
+    if params.mesh_anatomy_fraction > 0:  # its own stream: cohorts without mesh anatomy keep every draw
+        mesh_rng = np.random.default_rng(pose_rng.integers(2**63))
+        if mesh_rng.uniform() < params.mesh_anatomy_fraction:
+            mesh_pose = draw_mesh_pose(mesh_rng, subject.scale, subject.growth < 1.0, params.pelvic_rotation_deg,
+                                       params.femoral_rotation_deg)
+    hd = subject.half_head_distance_mm if mesh_pose is None else mesh_pose.half_head_distance_mm
     single = int(view_rng.integers(2)) if view_rng.uniform() < params.single_hip_fraction else None
     if single is not None:  # an AP hip: a smaller field centred on one femoral head
         field_w, field_h = float(view_rng.uniform(200, 260)), float(view_rng.uniform(240, 300))
@@ -756,17 +772,22 @@ def render_hip_radiograph(
         return pose.apply(_side_to_pelvis(local, side, hd_projected, drops[side]) + np.array([hip_shift, 0.0]))
 
     draw_pelvis_soft_tissue(film, pose.to_frame, subject.soft, hd, gas_rng)
-    _draw_sacrum(film, subject, to_image)
+    if mesh_pose is None:
+        _draw_sacrum(film, subject, to_image)
     landmarks = np.zeros((2 * POINTS_PER_HIP, 2))
     masks = np.zeros((2, len(TARGETS), *shape_hw), dtype=bool)
     centres = np.zeros((2, 2))
     radii = np.zeros(2)
+    templates: list[tuple[np.ndarray, float]] = []
     for side in range(2):
         shape = rotate_femur(subject.shapes[side], float(femoral_rotation[side]))
         geo = build_hip(
             shape, float(js[side]) / growth, float(severity[side]), hd_projected / growth, grades[side],
             subject.spurs[side], params,
         )
+        if mesh_pose is not None:  # the drawn hip only as the landmark template of the mesh skeleton
+            templates.append((geo.landmarks, geo.head_radius_mm))
+            continue
         for _, rings, style in geo.bones:
             film.add_bone([to_image(r, side) for r in rings], style)
         for line, width, density in geo.lines:
@@ -801,6 +822,11 @@ def render_hip_radiograph(
         landmarks[side * POINTS_PER_HIP : (side + 1) * POINTS_PER_HIP] = to_image(geo.landmarks, side) / spacing
         centres[side] = to_image(np.zeros((1, 2)), side)[0] / spacing
         radii[side] = geo.head_radius_mm * growth
+    if mesh_pose is not None:
+        landmarks, centres, radii = draw_mesh_skeleton(film, pose, mesh_pose, [t[0] for t in templates],
+                                                       [t[1] for t in templates],
+                                                       ADULT_HEAD_RADIUS_MM * subject.scale / subject.growth)
+        grades = np.zeros_like(grades)
     shown = [side for side in range(2) if single is None or side == single]
     keep = np.concatenate([landmarks[s * POINTS_PER_HIP : (s + 1) * POINTS_PER_HIP] for s in shown]) * spacing
     draw_field_annotations(film, view_rng, params, keep, "AP PELVIS" if single is None else "AP HIP")

@@ -32,10 +32,11 @@ def test_realism_main_writes_the_figure_and_the_table(realism, tmp_path, capsys)
     assert realism.main([*argv, "--field-mm", "100", "--credit", "test credit", "--out", str(out)]) == 0
     assert out.is_file() and out.stat().st_size > 10_000
     table = capsys.readouterr().out
-    for label in ("sim hip 0", "sim knee 0", "dx_image", "(PixelSpacing)", "(assumed)", "edge 10-90 mm", "NNPS@1"):
+    for label in ("sim hip 0", "sim mesh 0", "sim knee 0", "dx_image", "(PixelSpacing)", "(assumed)", "edge 10-90 mm",
+                  "NNPS@1"):
         assert label in table
     rows = [line for line in table.splitlines() if line.startswith(("sim ", "dx_image"))]
-    assert len(rows) == 4
+    assert len(rows) == 5  # drawn hip, mesh-anatomy hip (default --mesh-seeds 0), knee, the dog twice
 
 
 def test_parse_real_reads_an_optional_spacing(realism):
@@ -83,7 +84,7 @@ def test_speed_main_prints_one_row_per_phantom_and_spacing(speed, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert "peak MiB (tracemalloc)" in lines[0]
     rows = [line.split() for line in lines[2:]]
-    assert [(r[0], float(r[1])) for r in rows] == [("hip", 1.0), ("knee", 1.0)]
+    assert [(r[0], float(r[1])) for r in rows] == [("hip", 1.0), ("hip-mesh", 1.0), ("knee", 1.0)]
     assert all(float(r[4]) > 0 and float(r[-1]) > 0 for r in rows)
 
 
