@@ -169,6 +169,47 @@ def _read_ply(path: Path) -> Mesh:
     return Mesh(vertices, np.asarray(faces, dtype=np.int64))
 
 
+def _edge_counts(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(half-edges (3 M, 2), number of faces on each half-edge's undirected edge (3 M,))``."""
+    half = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    _, inverse, counts = np.unique(np.sort(half, axis=1), axis=0, return_inverse=True, return_counts=True)
+    return half, counts[inverse.ravel()]
+
+
+def _repaired(mesh: Mesh) -> Mesh:
+    """The mesh made watertight, so that the chord sums cancel outside the bone: a face stored twice with opposite
+    orientations (a zero-thickness double wall) is dropped, a repeated face kept once, a flap (a face with an open
+    edge whose other edges already have two faces besides it) removed, and every remaining hole fan-triangulated,
+    oriented as its neighbours."""
+    keys = np.sort(mesh.faces, axis=1)
+    _, first, inverse, counts = np.unique(keys, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    oriented = np.array([len({tuple(np.roll(f, -int(np.argmin(f)))) for f in mesh.faces[inverse == k]})
+                         for k in range(len(counts))])
+    keep = np.isin(np.arange(len(mesh.faces)), first) & (oriented[inverse] == 1)
+    faces = mesh.faces[keep]
+    while True:
+        _, count = _edge_counts(faces)
+        per_face = count.reshape(3, -1).T
+        flap = (per_face == 1).any(axis=1) & (per_face == 3).any(axis=1)
+        if not flap.any():
+            break
+        faces = faces[~flap]
+    half, count = _edge_counts(faces)
+    following = {int(b): int(a) for a, b in half[count == 1]}  # the fill runs each boundary edge backwards
+    filled = []
+    while following:
+        start = next(iter(following))
+        loop = [start]
+        while following.get(loop[-1]) is not None and following[loop[-1]] != start:
+            loop.append(following.pop(loop[-1]))
+        following.pop(loop[-1], None)
+        filled.extend((loop[0], loop[k], loop[k + 1]) for k in range(1, len(loop) - 1))
+    if filled:
+        faces = np.concatenate([faces, np.asarray(filled, dtype=faces.dtype)])
+    return Mesh(mesh.vertices, faces)
+
+
 def _to_frame(points_os: np.ndarray) -> np.ndarray:
     """OpenSim (m; x anterior, y up, z right) -> this module's frame (mm; x patient-left, y down, z anterior)."""
     p = np.asarray(points_os, dtype=np.float64) * 1000.0
@@ -230,15 +271,15 @@ def build_meshes(geometry_dir: str | os.PathLike, out: str | os.PathLike = MESH_
 
     for part, name in (("right_pelvis", "r_pelvis"), ("left_pelvis", "l_pelvis"), ("sacrum", "sacrum")):
         mesh = _read_ply(geometry / f"{name}.vtp.ply")
-        put(part, Mesh(_to_frame(mesh.vertices) - centre, mesh.faces), 2)
+        put(part, _repaired(Mesh(_to_frame(mesh.vertices) - centre, mesh.faces)), 2)
     spine = _read_ply(geometry / "hat_spine.vtp.ply")
     keep = np.all(spine.vertices[spine.faces][..., 1] < _SPINE_TOP_OS, axis=1)
     used, faces = np.unique(spine.faces[keep], return_inverse=True)
     lumbar = Mesh(_to_frame(spine.vertices[used] + np.asarray(_BACK_OS)) - centre, faces.reshape(-1, 3))
-    put("lumbar_spine", lumbar, 0)
+    put("lumbar_spine", _repaired(lumbar), 0)
     for part, name in (("right_femur", "r_femur"), ("left_femur", "l_femur")):
         mesh = _read_ply(geometry / f"{name}.vtp.ply")
-        put(part, Mesh(_to_frame(mesh.vertices), mesh.faces), 2)
+        put(part, _repaired(Mesh(_to_frame(mesh.vertices), mesh.faces)), 2)
     out = Path(out)
     np.savez_compressed(out, **arrays)
     load_meshes.cache_clear()
