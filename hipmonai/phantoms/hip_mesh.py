@@ -193,7 +193,7 @@ def draw_mesh_skeleton(film: Film, pose: Pose, mesh_pose: MeshPose, template_lan
 
     def add(mesh: Mesh, place, femur: bool, keep: np.ndarray | None = None) -> None:
         outer = chord_length_map(to_px(place(mesh.vertices)), mesh.faces, film.shape_hw)
-        inner_vertices = mesh.vertices - _cortex_mm(mesh.vertices, femur)[:, None] * mesh.vertex_normals()
+        inner_vertices = mesh.vertices - _cortex_mm(mesh.vertices, femur)[:, None] * mesh.vertex_normals
         inner = np.minimum(chord_length_map(to_px(place(inner_vertices)), mesh.faces, film.shape_hw), outer)
         if keep is not None:  # cartilage: no bone there (a cut parallel to the beam is exact in projection)
             outer, inner = outer * keep, inner * keep
@@ -204,7 +204,8 @@ def draw_mesh_skeleton(film: Film, pose: Pose, mesh_pose: MeshPose, template_lan
         film.cortex += (outer - inner + smooth_mineral) / np.float32(BONE_MM_PER_UNIT)
         film.trabecular += textured / np.float32(BONE_MM_PER_UNIT)
 
-    rows, cols = np.mgrid[: film.shape_hw[0], : film.shape_hw[1]].astype(np.float32)
+    rows = np.arange(film.shape_hw[0], dtype=np.float32)[:, None]  # broadcast, not two full-size grids
+    cols = np.arange(film.shape_hw[1], dtype=np.float32)[None, :]
     radius_px = mesh_pose.head_radius_mm / spacing
     centres_px = np.stack([to_px(mesh_pose.hip_centres_mm()[side][None])[0, :2] for side in range(2)])
 

@@ -55,6 +55,7 @@ class Mesh:
     vertices: np.ndarray
     faces: np.ndarray
 
+    @functools.cached_property
     def vertex_normals(self) -> np.ndarray:
         """``(N, 3)`` unit outward normals (area-weighted face normals)."""
         v, f = self.vertices, self.faces
@@ -66,7 +67,7 @@ class Mesh:
 
     def offset(self, distance_mm: float) -> Mesh:
         """The surface moved along its vertex normals (negative: inwards, e.g. the inside of a cortical shell)."""
-        return Mesh(self.vertices + distance_mm * self.vertex_normals(), self.faces)
+        return Mesh(self.vertices + distance_mm * self.vertex_normals, self.faces)
 
     def volume_mm3(self) -> float:
         """Signed enclosed volume (positive for outward normals)."""
