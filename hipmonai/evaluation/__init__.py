@@ -25,14 +25,20 @@ from hipmonai.evaluation.gradcam_eval import (
     LastConvGradCAMNetwork,
 )
 from hipmonai.evaluation.statistics import (
+    BOOTSTRAP_RESAMPLES,
     co_occurrence_matrix,
+    format_ci,
+    mean_sd,
     paired_wilcoxon,
     paired_wilcoxon_table,
     repeated_runs_table,
     run_means_table,
+    subject_bootstrap,
+    subject_of,
 )
 
 __all__ = [
+    "BOOTSTRAP_RESAMPLES",
     "LESION_METRICS",
     "LOCALISATION_METRICS",
     "EvaluationResult",
@@ -42,13 +48,17 @@ __all__ = [
     "MaskedROCAUCMetric",
     "batch_columns",
     "co_occurrence_matrix",
+    "format_ci",
     "known_labels",
     "masked_roc_auc",
     "masked_roc_curves",
+    "mean_sd",
     "paired_wilcoxon",
     "paired_wilcoxon_table",
     "repeated_runs_table",
     "run_means_table",
+    "subject_bootstrap",
+    "subject_of",
     "write_prior_report",
     "acceptance_checks",
     "evaluate_detector",
