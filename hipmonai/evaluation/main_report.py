@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hipmonai.evaluation.report_page import ReportDocument, ReportFigure, ReportSection, ReportTable
+from hipmonai.evaluation.statistics import format_ci
 
 __all__ = ["build_main_report"]
 
@@ -41,6 +42,20 @@ def _p(value: Any) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "n/a"
     return f"{value:.1e}" if value < 1e-3 else f"{value:.3f}"
+
+
+def _ci(estimate: Any, fallback: Any = None, digits: int = 3, scale: float = 1.0, signed: bool = False) -> str:
+    """A value with its 95 % CI (a ``subject_bootstrap`` dict), or the bare ``fallback`` number for older results."""
+    if isinstance(estimate, Mapping) and "value" in estimate:
+        return format_ci(estimate, digits, scale, signed)
+    if fallback is None or (isinstance(fallback, float) and not math.isfinite(fallback)):
+        return "n/a"
+    return f"{scale * fallback:{'+' if signed else ''}.{digits}f}"
+
+
+def _at(sequence: Any, index: int) -> Any:
+    """``sequence[index]`` or ``None``."""
+    return sequence[index] if isinstance(sequence, Sequence) and index < len(sequence) else None
 
 
 def _commands(steps: Sequence[Any], names: Sequence[str]) -> list[str]:
@@ -94,38 +109,45 @@ def _prior_section(out: Path, steps: Sequence[Any]) -> ReportSection:
     if results is None:
         return section
     names = results.get("target_names", list(TARGETS))
-    auc = results.get("auc", {})
+    auc, auc_ci = results.get("auc", {}), results.get("auc_ci", {})
+    baseline_auc, prior_auc = auc.get("baseline", []), auc.get("prior", [])
+    deltas = [None if b is None or p is None else p - b for b, p in zip(baseline_auc, prior_auc, strict=False)]
+    auc_rows = [[t, _ci(_at(auc_ci.get("baseline"), i), _at(baseline_auc, i)),
+                 _ci(_at(auc_ci.get("prior"), i), _at(prior_auc, i)),
+                 _ci(_at(auc_ci.get("difference"), i), _at(deltas, i), signed=True)] for i, t in enumerate(names)]
     section.tables.append(ReportTable(
-        ["target", "AUC baseline", "AUC prior", "difference"],
-        [[t, _num(b), _num(p), "n/a" if b is None or p is None else f"{p - b:+.3f}"]
-         for t, b, p in zip(names, auc.get("baseline", []), auc.get("prior", []), strict=False)],
-        "Test ROC AUC per target."))
+        ["target", "AUC baseline", "AUC prior", "difference prior − baseline"], auc_rows,
+        "Test ROC AUC per target, with 95 % confidence intervals (subject-level bootstrap)."))
     section.tables.append(ReportTable(
-        ["metric", "target", "n", "baseline mean", "prior mean", "mean difference", "p (Wilcoxon)"],
+        ["metric", "target", "n", "baseline mean", "prior mean", "mean difference (95 % CI)", "p (Wilcoxon)"],
         [[r["metric"].replace("_px", " (px)").replace("_", " "), r["target"], str(r["n"]), _num(r["baseline_mean"], 1),
-          _num(r["prior_mean"], 1), _num(r["mean_diff"], 1), _p(r["p_value"])]
+          _num(r["prior_mean"], 1), _ci(r.get("mean_diff_ci"), r["mean_diff"], 1, signed=True), _p(r["p_value"])]
          for r in results.get("table1", []) if r["metric"] in ("com_distance_px", "peak_distance_px")],
-        "Grad-CAM distance to the target's nearest landmark on positive test hips (Chen et al. Table 1 layout)."))
+        "Grad-CAM distance to the target's nearest landmark on positive test hips (Chen et al. Table 1 layout); "
+        "the interval is the subject-level bootstrap of the mean paired difference."))
     com = {r["target"]: r for r in results.get("table1", []) if r["metric"] == "com_distance_px"}
-    deltas = [None if b is None or p is None else p - b for b, p in zip(auc.get("baseline", []), auc.get("prior", []),
-                                                                     strict=False)]
     overall = next((r for r in results.get("lesion_localisation", []) if r["target"] == "all"), None)
     section.headline = (
         "Grad-CAM centre-of-mass distance to the landmarks, baseline → prior: "
         + ", ".join(f"{t} {_num(com[t]['baseline_mean'], 1)} → {_num(com[t]['prior_mean'], 1)} px "
-                    f"(p {_p(com[t]['p_value'])})" for t in names if t in com)
-        + "; AUC changes " + ", ".join("n/a" if d is None else f"{d:+.3f}" for d in deltas)
+                    f"(difference {_ci(com[t].get('mean_diff_ci'), com[t]['mean_diff'], 1, signed=True)}, "
+                    f"p {_p(com[t]['p_value'])})" for t in names if t in com)
+        + "; AUC changes " + ", ".join(row[3] for row in auc_rows)
         + ("" if overall is None else f"; pointing game {_num(overall['pointing_baseline'])} → "
-                                      f"{_num(overall['pointing_prior'])}"))
+                                      f"{_num(overall['pointing_prior'])}"
+                                      + ("" if "pointing_tolerant_baseline" not in overall else
+                                         f" (within 15 px: {_num(overall['pointing_tolerant_baseline'])} → "
+                                         f"{_num(overall['pointing_tolerant_prior'])})")))
     lesion = results.get("lesion_localisation", [])
     if lesion:
         section.tables.append(ReportTable(
-            ["target", "n", "pointing game baseline", "pointing game prior", "energy in lesion baseline",
-             "energy in lesion prior"],
+            ["target", "n", "pointing game baseline", "pointing game prior", "within 15 px baseline",
+             "within 15 px prior", "energy in lesion baseline", "energy in lesion prior"],
             [[r["target"], str(r["n"]), _num(r["pointing_baseline"]), _num(r["pointing_prior"]),
+              _num(r.get("pointing_tolerant_baseline")), _num(r.get("pointing_tolerant_prior")),
               _num(r["energy_baseline"]), _num(r["energy_prior"])] for r in lesion],
-            "Phantom lesion masks: share of positive hips whose Grad-CAM peak lies inside the true lesion, and the "
-            "share of Grad-CAM energy inside it."))
+            "Phantom lesion masks: share of positive hips whose Grad-CAM peak lies inside the true lesion (strict) "
+            "or within 15 px of it, and the share of Grad-CAM energy inside it."))
     captions = {
         "roc_curves.png": "ROC curve of each target on the test split, baseline and prior; the AUC is in the legend.",
         "localisation.png": "Grad-CAM centre-of-mass and peak distances to the landmarks per positive test hip, "
@@ -158,14 +180,23 @@ def _grading_section(out: Path, steps: Sequence[Any]) -> ReportSection:
         return section
     rows = []
     for label, model in results.get("models", {}).items():
-        kappa = model.get("kappa", {})
-        rows.append([label, *(_num(kappa.get(t)) for t in TARGETS), _num(model.get("mean_kappa")),
+        kappa, kappa_ci = model.get("kappa", {}), model.get("kappa_ci", {})
+        flagged = ", ".join([f"{t} (constant)" for t in model.get("constant_heads", [])]
+                            + [f"{t} (undefined)" for t in model.get("undefined_heads", [])])
+        rows.append([label, *(_ci(kappa_ci.get(t), kappa.get(t)) for t in TARGETS),
+                     _ci(model.get("mean_kappa_ci"), model.get("mean_kappa")), flagged or "none",
                      _num(model.get("global_accuracy")), str(model.get("n_hips"))])
     first = next(iter(results.get("models", {}).values()), {})
-    section.headline = (f"mean quadratic κ {_num(first.get('mean_kappa'))} ("
-                        + ", ".join(f"{t} {_num(first.get('kappa', {}).get(t))}" for t in TARGETS) + ")")
-    section.tables.append(ReportTable(["model", *TARGETS, "mean κ", "global accuracy", "hips"], rows,
-                                      "Quadratic weighted kappa of the predicted OARSI grades on the test split."))
+    constant = first.get("constant_heads", [])
+    section.headline = (f"mean quadratic κ {_ci(first.get('mean_kappa_ci'), first.get('mean_kappa'))} ("
+                        + ", ".join(f"{t} {_num(first.get('kappa', {}).get(t))}" for t in TARGETS) + ")"
+                        + (f"; constant head: {', '.join(constant)} predicts one grade for every hip" if constant
+                           else ""))
+    section.tables.append(ReportTable(
+        ["model", *TARGETS, "mean κ", "flagged heads", "global accuracy", "hips"], rows,
+        "Quadratic weighted kappa of the predicted OARSI grades on the test split, with 95 % confidence intervals "
+        "(subject-level bootstrap). A flagged head predicts one grade for every hip (constant: its κ is 0 by "
+        "construction, not by chance) or has an undefined κ."))
     section.figures += [
         ReportFigure(report / "confusion_matrices.png",
                      "Confusion matrices (true grade rows, predicted grade columns) of each ordinal head: where "
@@ -196,21 +227,24 @@ def _labelaug_section(out: Path, steps: Sequence[Any]) -> ReportSection:
     for unit, key in (("model px", "model_px"), ("mm", "mm")):
         block = results.get(key, {})
         sdr = block.get("sdr", {})
-        rows.append([unit, _num(block.get("mre"), 2), _num(block.get("rmse"), 2),
-                     *(_num(100 * sdr[k], 1) if k in sdr else "n/a" for k in ("2", "2.5", "3", "4"))])
+        sdr_ci = block.get("sdr_ci", {})
+        rows.append([unit, _ci(block.get("mre_ci"), block.get("mre"), 2), _num(block.get("rmse"), 2),
+                     *(_ci(sdr_ci.get(k), sdr.get(k), 1, scale=100) for k in ("2", "2.5", "3", "4"))])
     section.tables.append(ReportTable(
         ["unit", "MRE", "RMSE", "SDR 2 (%)", "SDR 2.5 (%)", "SDR 3 (%)", "SDR 4 (%)"], rows,
         f"Landmark errors over {results.get('n_images')} test radiographs × {results.get('n_landmarks')} landmarks "
-        f"({results.get('size_px')} px model input); SDR = share within the radius."))
+        f"({results.get('size_px')} px model input); SDR = share within the radius; 95 % confidence intervals "
+        "from the subject-level bootstrap."))
     centre = results.get("head_centre_error_vs_truth_mm") or {}
-    section.headline = (f"MRE {_num(results.get('model_px', {}).get('mre'), 2)} px at {results.get('size_px')} px "
-                        f"input ({_num(results.get('mm', {}).get('mre'), 2)} mm); femoral head centre error median "
-                        f"{_num(centre.get('median'), 2)} mm")
+    model_px, mm = results.get("model_px", {}), results.get("mm", {})
+    section.headline = (f"MRE {_ci(model_px.get('mre_ci'), model_px.get('mre'), 2)} px at {results.get('size_px')} "
+                        f"px input ({_ci(mm.get('mre_ci'), mm.get('mre'), 2)} mm); femoral head centre error median "
+                        f"{_ci(centre.get('median_ci'), centre.get('median'), 2)} mm")
     circle_rows = []
     for label, key in (("head centre error (mm)", "head_centre_error_vs_truth_mm"),
                        ("head radius error (mm)", "head_radius_error_vs_truth_mm")):
         block = results.get(key) or {}
-        circle_rows.append([label, str(block.get("n", "n/a")), _num(block.get("median"), 2),
+        circle_rows.append([label, str(block.get("n", "n/a")), _ci(block.get("median_ci"), block.get("median"), 2),
                             _num(block.get("p90"), 2), _num(block.get("max"), 2)])
     section.tables.append(ReportTable(["femoral head circle", "hips", "median", "90th percentile", "max"],
                                       circle_rows, "Circle fitted to the predicted head contour vs the true circle."))
@@ -239,19 +273,30 @@ def _knee_section(out: Path, steps: Sequence[Any]) -> ReportSection:
     results = _results(section, evaluation)
     if results is None:
         return section
-    pck = results.get("pck", {})
-    section.headline = (f"two-stage PCK at 2 mm {_num(pck.get('2.0'), 1)} % (1 mm {_num(pck.get('1.0'), 1)} %, "
-                        f"2.5 mm {_num(pck.get('2.5'), 1)} %); MRE {_num(results.get('mre_mm'), 2)} mm")
+    pck, pck_ci = results.get("pck", {}), results.get("pck_ci", {})
+    pairs, pairs_ci = results.get("pck_pairs", {}), results.get("pck_pairs_ci", {})
+    section.headline = (f"two-stage PCK at 2 mm {_ci(pck_ci.get('2.0'), pck.get('2.0'), 1)} % per landmark"
+                        + (f", {_ci(pairs_ci.get('2.0'), pairs.get('2.0'), 1)} % as the authors' evaluation "
+                           "averages landmark pairs" if pairs else "")
+                        + f"; MRE {_ci(results.get('mre_mm_ci'), results.get('mre_mm'), 2)} mm")
+    thresholds = ("1.0", "1.5", "2.0", "2.5")
+    rows = [["per landmark", *(_ci(pck_ci.get(k), pck.get(k), 1) for k in thresholds)]]
+    if pairs:
+        rows.append(["landmark pairs averaged (released evaluation)",
+                     *(_ci(pairs_ci.get(k), pairs.get(k), 1) for k in thresholds)])
     section.tables.append(ReportTable(
-        ["knees", "PCK 1 mm (%)", "PCK 1.5 mm (%)", "PCK 2 mm (%)", "PCK 2.5 mm (%)", "outlier knees (%)",
-         "MRE (mm)", "ROI centre error, median (mm)", "s per radiograph"],
-        [[str(results.get("n_knees")), *(_num(pck.get(k), 1) for k in ("1.0", "1.5", "2.0", "2.5")),
-          _num(results.get("outliers_pct_knees"), 1), _num(results.get("mre_mm"), 2),
+        ["PCK definition", *(f"PCK {k.rstrip('0').rstrip('.')} mm (%)" for k in thresholds)], rows,
+        f"Two-stage pipeline on {results.get('n_images')} test radiographs ({results.get('n_knees')} knees), PCK on "
+        f"landmarks {', '.join(str(i) for i in results.get('pck_landmarks', []))} (Tiulpin et al. 2019), with 95 % "
+        "confidence intervals (bootstrap over radiographs). The authors' released evaluation averages the errors of "
+        "landmarks 0 and 8, and 9 and 15, before thresholding."))
+    section.tables.append(ReportTable(
+        ["knees", "outlier knees (%)", "MRE (mm)", "ROI centre error, median (mm)", "s per radiograph"],
+        [[str(results.get("n_knees")), _num(results.get("outliers_pct_knees"), 1),
+          _ci(results.get("mre_mm_ci"), results.get("mre_mm"), 2),
           _num((results.get("roi_error_mm") or {}).get("median"), 2),
           _num(results.get("seconds_per_radiograph"), 2)]],
-        "Two-stage pipeline on the test radiographs; PCK on landmarks "
-        f"{', '.join(str(i) for i in results.get('pck_landmarks', []))} (Tiulpin et al. 2019); an outlier knee has a "
-        "landmark 10 mm or more off."))
+        "An outlier knee has a landmark 10 mm or more off."))
     section.figures.append(ReportFigure(
         evaluation / "cumulative_errors.png",
         "Cumulative distribution of the landmark errors in mm per landmark group: the share of landmarks within "
